@@ -1,0 +1,14 @@
+// Each subcommand of `hanlin` lives in its own file and registers itself on the app here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace hanlin::cli {
+
+// Each adds a subcommand to `app`; its callback runs the command and throws hanlin::Error
+// on failure (main turns that into a one-line message and a non-zero exit).
+void add_generate_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_render_command(CLI::App& app);
+
+}  // namespace hanlin::cli
