@@ -62,9 +62,13 @@ class WeightStore {
   std::vector<std::string> names() const;
 
  private:
+  void add_file(SafetensorsFile file);
+
   std::string model_dir_;
   std::vector<SafetensorsFile> files_;
-  std::map<std::string, std::pair<size_t, const TensorEntry*>, std::less<>> index_;
+  // name → (index into files_, index into that file's entries()); indices, not pointers, so a
+  // copied WeightStore stays valid on its own.
+  std::map<std::string, std::pair<size_t, size_t>, std::less<>> index_;
 };
 
 }  // namespace hanlin::io
