@@ -2,6 +2,7 @@
 // anywhere below end here as one line on stderr and a non-zero exit status.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -29,6 +30,10 @@ int main(int argc, char** argv) {
   hanlin::cli::add_generate_command(app);
   hanlin::cli::add_tokenize_command(app);
   hanlin::cli::add_render_command(app);
+  // Flag errors in the same one-line form as every other error (help still prints in full).
+  app.failure_message([](const CLI::App*, const CLI::Error& error) {
+    return "hanlin: error: " + std::string(error.what()) + " (see --help)\n";
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

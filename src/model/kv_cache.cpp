@@ -1,0 +1,36 @@
+// KvCache allocation and sizing from a memory budget.
+#include "model/kv_cache.h"
+
+#include <cmath>
+#include <string>
+
+#include "core/error.h"
+
+namespace hanlin::model {
+
+KvCache::KvCache(const io::ModelConfig& config, int64_t num_blocks) : num_blocks_(num_blocks) {
+  require(num_blocks >= 1, ErrorKind::kInvalidArgument,
+          "a KV cache needs at least one block, got " + std::to_string(num_blocks));
+  const Shape shape = {num_blocks, kBlockSize, config.num_key_value_heads, config.head_dim};
+  keys_.reserve(static_cast<size_t>(config.num_hidden_layers));
+  values_.reserve(static_cast<size_t>(config.num_hidden_layers));
+  for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
+    keys_.push_back(Tensor::zeros(shape, DType::kF32));
+    values_.push_back(Tensor::zeros(shape, DType::kF32));
+  }
+}
+
+int64_t KvCache::bytes_per_block(const io::ModelConfig& config) {
+  const int64_t per_layer = 2 * kBlockSize * config.num_key_value_heads * config.head_dim *
+                            static_cast<int64_t>(sizeof(float));
+  return per_layer * config.num_hidden_layers;
+}
+
+int64_t KvCache::num_blocks_for_budget(const io::ModelConfig& config, double gigabytes) {
+  require(std::isfinite(gigabytes) && gigabytes > 0, ErrorKind::kInvalidArgument,
+          "the KV cache budget must be a positive number of GiB, got " + std::to_string(gigabytes));
+  const double budget_bytes = gigabytes * 1024.0 * 1024.0 * 1024.0;
+  return static_cast<int64_t>(budget_bytes / static_cast<double>(bytes_per_block(config)));
+}
+
+}  // namespace hanlin::model

@@ -1,0 +1,316 @@
+// `hanlin generate` run as a subprocess: its greedy output equals transformers' continuation
+// for the fixture models, and bad flags or broken checkpoints end in one clear error line and
+// a non-zero exit status, never a crash.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const fs::path kModels = fs::path(HANLIN_FIXTURES_DIR) / "models";
+constexpr double kMarginForExactTokens = 1e-3;  // TESTING.md §1
+
+struct RunResult {
+  bool exited = false;  // false: killed by a signal
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string read_file(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ = fs::temp_directory_path() / ("hanlin_cli_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Runs the hanlin binary with `args`, stdout and stderr captured through files.
+RunResult run_hanlin(const std::vector<std::string>& args) {
+  TempDir capture;
+  const std::string out_path = (capture.path() / "out").string();
+  const std::string err_path = (capture.path() / "err").string();
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::vector<std::string> argv_storage = {HANLIN_BINARY};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& arg : argv_storage) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  RunResult result;
+  const int spawn_error = posix_spawn(&pid, HANLIN_BINARY, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawn_error != 0) {
+    ADD_FAILURE() << "cannot run " << HANLIN_BINARY;
+    return result;
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exited = WIFEXITED(status);
+  result.exit_code = result.exited ? WEXITSTATUS(status) : -1;
+  result.out = read_file(out_path);
+  result.err = read_file(err_path);
+  return result;
+}
+
+std::string join_ids(const std::vector<int>& ids) {
+  std::string text;
+  for (int id : ids) {
+    if (!text.empty()) text += ',';
+    text += std::to_string(id);
+  }
+  return text;
+}
+
+json expected_of(const std::string& model) {
+  std::ifstream file(kModels / model / "expected.json");
+  return json::parse(file);
+}
+
+// The reference tokens that must match exactly: those chosen before the first near tie.
+std::vector<int> decided_tokens(const json& greedy) {
+  std::vector<int> tokens;
+  for (size_t step = 0; step < greedy.at("steps").size(); ++step) {
+    if (greedy["steps"][step].at("margin").get<double>() <= kMarginForExactTokens) break;
+    tokens.push_back(greedy["token_ids"][step].get<int>());
+  }
+  return tokens;
+}
+
+// Asserts a failed run: exited (no signal) non-zero with exactly one "hanlin: error: " line.
+void expect_one_line_error(const RunResult& result, const std::string& must_contain) {
+  EXPECT_TRUE(result.exited) << "killed by a signal; stderr: " << result.err;
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_TRUE(result.err.starts_with("hanlin: error: ")) << result.err;
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  EXPECT_NE(result.err.find(must_contain), std::string::npos) << "'" << must_contain << "' not in: " << result.err;
+  EXPECT_EQ(result.out, "");
+}
+
+std::vector<std::string> fixture_models() {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(kModels)) {
+    if (fs::exists(entry.path() / "expected.json")) names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST(GenerateCli, JsonLineEqualsTransformersGreedyContinuation) {
+  ASSERT_FALSE(fixture_models().empty());
+  int runs = 0;
+  for (const std::string& model : fixture_models()) {
+    const json expected_json = expected_of(model);
+    for (const json& fixture_case : expected_json.at("cases")) {
+      const json& greedy = fixture_case.at("greedy");
+      const std::vector<int> expected = decided_tokens(greedy);
+      const size_t num_tokens = greedy.at("token_ids").size();
+      const RunResult result =
+          run_hanlin({"generate", "--model", (kModels / model).string(), "--prompt-ids",
+                      join_ids(fixture_case.at("prompt_ids").get<std::vector<int>>()), "--max-tokens",
+                      std::to_string(num_tokens), "--temperature", "0", "--ignore-eos", "--json", "--threads", "2"});
+      ASSERT_EQ(result.exit_code, 0) << model << ": " << result.err;
+      ASSERT_TRUE(result.out.ends_with("\n")) << result.out;
+      ASSERT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 1) << result.out;
+      const std::vector<int> ours = json::parse(result.out).at("token_ids").get<std::vector<int>>();
+      ASSERT_EQ(ours.size(), num_tokens) << model;
+      EXPECT_EQ(std::vector<int>(ours.begin(), ours.begin() + static_cast<std::ptrdiff_t>(expected.size())), expected)
+          << model << " " << fixture_case.at("name");
+      ++runs;
+    }
+  }
+  EXPECT_GE(runs, 5);
+}
+
+// A copy of a fixture folder the test may damage.
+fs::path copy_fixture(const std::string& model, const TempDir& dir) {
+  const fs::path target = dir.path() / model;
+  fs::copy(kModels / model, target, fs::copy_options::recursive);
+  return target;
+}
+
+TEST(GenerateCli, StopsAtTheEosIdOfGenerationConfig) {
+  const std::string model = "qwen3-gqa-untied";
+  const json expected = expected_of(model);
+  const json& fixture_case = expected.at("cases").at(1);
+  const std::vector<int> tokens = decided_tokens(fixture_case.at("greedy"));
+  ASSERT_GE(tokens.size(), 3u);
+  // Make the third decided token the end of sequence; it is printed, and nothing after it.
+  const int stop_id = tokens[2];
+  const size_t stop_at = static_cast<size_t>(std::find(tokens.begin(), tokens.end(), stop_id) - tokens.begin());
+  TempDir dir;
+  const fs::path copy = copy_fixture(model, dir);
+  std::ofstream(copy / "generation_config.json") << json{{"eos_token_id", stop_id}}.dump();
+  const std::string prompt = join_ids(fixture_case.at("prompt_ids").get<std::vector<int>>());
+  const RunResult result = run_hanlin({"generate", "--model", copy.string(), "--prompt-ids", prompt, "--max-tokens", "20"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::vector<int> plain;
+  std::istringstream words(result.out);
+  for (int id = 0; words >> id;) plain.push_back(id);
+  EXPECT_EQ(plain, std::vector<int>(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(stop_at) + 1));
+}
+
+TEST(GenerateCli, DummyWeightsRunWithTheCheckpointShapes) {
+  const RunResult result = run_hanlin({"generate", "--model", (kModels / "qwen3-mqa-tied").string(), "--load-format",
+                                       "dummy", "--prompt-ids", "1,2,3", "--max-tokens", "4", "--ignore-eos", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(json::parse(result.out).at("token_ids").size(), 4u);
+}
+
+TEST(GenerateCli, HelpExplainsEveryFlag) {
+  const RunResult result = run_hanlin({"generate", "--help"});
+  EXPECT_EQ(result.exit_code, 0);
+  for (const char* flag : {"--model", "--prompt-ids", "--max-tokens", "--temperature", "--ignore-eos", "--json",
+                           "--load-format", "--preset", "--threads", "--kv-cache-gb"}) {
+    EXPECT_NE(result.out.find(flag), std::string::npos) << flag;
+  }
+}
+
+class GenerateCliErrors : public ::testing::Test {
+ protected:
+  RunResult generate(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"generate", "--model", model_.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_hanlin(args);
+  }
+  fs::path model_ = kModels / "qwen3-gqa-untied";  // vocab 2048, 512 positions
+};
+
+TEST_F(GenerateCliErrors, BadPromptIds) {
+  expect_one_line_error(generate({"--prompt-ids", "1,x,3"}), "'x' is not a token id");
+  expect_one_line_error(generate({"--prompt-ids", "1,,3"}), "'' is not a token id");
+  expect_one_line_error(generate({"--prompt-ids", "-4"}), "'-4' is not a token id");
+  expect_one_line_error(generate({"--prompt-ids", "99999999999"}), "'99999999999' is not a token id");
+  expect_one_line_error(generate({"--prompt-ids", ""}), "the prompt is empty");
+  expect_one_line_error(generate({"--prompt-ids", "5,2048"}), "token id 2048 is outside the vocabulary [0, 2048)");
+}
+
+TEST_F(GenerateCliErrors, BadNumbers) {
+  expect_one_line_error(generate({"--prompt-ids", "1", "--max-tokens", "0"}), "--max-tokens must be at least 1");
+  expect_one_line_error(generate({"--prompt-ids", "1", "--temperature", "0.7"}), "sampling arrives with the engine");
+  expect_one_line_error(generate({"--prompt-ids", "1,2", "--max-tokens", "511"}), "exceeds the model's context of 512");
+  expect_one_line_error(generate({"--prompt-ids", "1", "--max-tokens", "9223372036854775807"}),
+                        "exceeds the model's context");
+  expect_one_line_error(generate({"--prompt-ids", "1", "--max-tokens", "100", "--kv-cache-gb", "0.00001"}),
+                        "--kv-cache-gb");
+  expect_one_line_error(generate({"--prompt-ids", "1", "--threads", "-2"}), "--threads");
+}
+
+TEST_F(GenerateCliErrors, BadPathsAndFormats) {
+  expect_one_line_error(run_hanlin({"generate", "--model", "/no/such/dir", "--prompt-ids", "1"}),
+                        "--model: '/no/such/dir' is not a directory");
+  expect_one_line_error(run_hanlin({"generate", "--prompt-ids", "1"}), "--model DIR is required");
+  expect_one_line_error(generate({"--prompt-ids", "1", "--preset", "qwen3-0.6b"}), "needs --load-format dummy");
+  expect_one_line_error(
+      run_hanlin({"generate", "--load-format", "dummy", "--preset", "qwen3-7b", "--prompt-ids", "1"}),
+      "unknown preset 'qwen3-7b'");
+}
+
+// Flags CLI11 itself rejects: a non-zero exit and a message naming the flag, no crash.
+TEST_F(GenerateCliErrors, MalformedFlags) {
+  for (const std::vector<std::string>& extra : std::vector<std::vector<std::string>>{
+           {"--prompt-ids", "1", "--bogus"},
+           {"--prompt-ids", "1", "--max-tokens", "abc"},
+           {"--prompt-ids", "1", "--load-format", "pickle"},
+           {"--max-tokens", "3"}}) {
+    const RunResult result = generate(extra);
+    EXPECT_TRUE(result.exited) << result.err;
+    EXPECT_NE(result.exit_code, 0) << extra.back();
+    EXPECT_NE(result.err, "") << extra.back();
+    EXPECT_EQ(result.out, "") << extra.back();
+  }
+}
+
+TEST(GenerateCliCheckpoints, TruncatedSafetensors) {
+  TempDir dir;
+  const fs::path copy = copy_fixture("qwen3-gqa-untied", dir);
+  const fs::path weights = copy / "model.safetensors";
+  fs::resize_file(weights, fs::file_size(weights) / 2);
+  expect_one_line_error(run_hanlin({"generate", "--model", copy.string(), "--prompt-ids", "1"}),
+                        "hanlin: error: " + weights.string() + ": ");
+}
+
+TEST(GenerateCliCheckpoints, GarbageHeader) {
+  TempDir dir;
+  const fs::path copy = copy_fixture("qwen3-gqa-untied", dir);
+  const fs::path weights = copy / "model.safetensors";
+  {
+    std::fstream file(weights, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(8);
+    const std::string garbage = "\x01garbage{not json";
+    file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  expect_one_line_error(run_hanlin({"generate", "--model", copy.string(), "--prompt-ids", "1"}),
+                        "hanlin: error: " + weights.string() + ": ");
+}
+
+TEST(GenerateCliCheckpoints, HeaderLengthPastTheFile) {
+  TempDir dir;
+  const fs::path copy = copy_fixture("qwen3-gqa-untied", dir);
+  const fs::path weights = copy / "model.safetensors";
+  {
+    std::fstream file(weights, std::ios::in | std::ios::out | std::ios::binary);
+    const uint64_t huge = uint64_t{1} << 40;
+    file.write(reinterpret_cast<const char*>(&huge), sizeof(huge));
+  }
+  expect_one_line_error(run_hanlin({"generate", "--model", copy.string(), "--prompt-ids", "1"}),
+                        "hanlin: error: " + weights.string() + ": ");
+}
+
+TEST(GenerateCliCheckpoints, ConfigWithoutHiddenSize) {
+  TempDir dir;
+  const fs::path copy = copy_fixture("qwen3-gqa-untied", dir);
+  json config = json::parse(read_file(copy / "config.json"));
+  config.erase("hidden_size");
+  std::ofstream(copy / "config.json") << config.dump(2);
+  const RunResult result = run_hanlin({"generate", "--model", copy.string(), "--prompt-ids", "1"});
+  expect_one_line_error(result, "hanlin: error: " + (copy / "config.json").string() + ": ");
+  EXPECT_NE(result.err.find("hidden_size"), std::string::npos) << result.err;
+}
+
+TEST(GenerateCliCheckpoints, MissingShardOfAShardedCheckpoint) {
+  TempDir dir;
+  const fs::path copy = copy_fixture("qwen2-bias-sharded", dir);
+  fs::remove(copy / "model-00002-of-00003.safetensors");
+  expect_one_line_error(run_hanlin({"generate", "--model", copy.string(), "--prompt-ids", "1"}),
+                        "hanlin: error: " + (copy / "model.safetensors.index.json").string() + ": ");
+}
+
+}  // namespace

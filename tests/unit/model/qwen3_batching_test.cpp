@@ -1,0 +1,213 @@
+// Qwen3Model over BatchViews the engine will build: a long prompt in 64-token chunks equals a
+// one-shot prefill (and both equal transformers), and a sequence's logits do not depend on
+// what else shares its batch or where its cache blocks lie.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <numeric>
+#include <random>
+
+#include "core/thread_pool.h"
+#include "model/qwen3.h"
+#include "model_test_support.h"
+
+namespace hanlin::model {
+namespace {
+
+namespace support = hanlin::model::test_support;
+
+constexpr double kFixtureTolerance = 1e-4;  // TESTING.md §1, against transformers
+// Same rows computed in different chunks: the same kernels run, so only rounding may differ.
+constexpr double kChunkingTolerance = 1e-6;
+// A decode row alone (T = 1) and inside a larger batch take different linear kernels (GEMV vs
+// blocked GEMM) that sum the K products in different orders: f32 rounding, seen at ~5e-7.
+constexpr double kBatchingTolerance = 1e-5;
+constexpr int64_t kLongPrompt = 300;
+constexpr int32_t kChunk = 64;
+
+std::vector<int32_t> all_rows(int32_t count) {
+  std::vector<int32_t> rows(static_cast<size_t>(count));
+  std::iota(rows.begin(), rows.end(), 0);
+  return rows;
+}
+
+std::vector<int32_t> random_prompt(int64_t vocab, size_t length, uint32_t seed) {
+  std::mt19937 generator(seed);
+  std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(vocab - 1));
+  std::vector<int32_t> prompt(length);
+  for (int32_t& id : prompt) id = pick(generator);
+  return prompt;
+}
+
+class Qwen3BatchingTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { fixture_ = support::load_fixture(GetParam()); }
+
+  support::ModelFixture fixture_;
+  ThreadPool pool_{2};
+};
+
+TEST(Qwen3Fixtures, IncludeAPromptLongerThan300Tokens) {
+  bool found = false;
+  for (const std::string& name : support::fixture_model_names()) {
+    const support::ModelFixture fixture = support::load_fixture(name);
+    for (const auto& fixture_case : fixture.cases) {
+      found = found || static_cast<int64_t>(fixture_case.prompt_ids.size()) >= kLongPrompt;
+    }
+  }
+  EXPECT_TRUE(found) << "chunked prefill needs a fixture case with a prompt of " << kLongPrompt << "+ tokens";
+}
+
+// Logits at every prompt position, the prompt fed in kChunk-token chunks through the cache.
+Tensor chunked_prefill_logits(Qwen3Model& model, const std::vector<int32_t>& prompt) {
+  const int32_t length = static_cast<int32_t>(prompt.size());
+  support::SequenceState seq = support::sequential_blocks(length);
+  KvCache cache(model.config(), static_cast<int64_t>(seq.block_table.size()));
+  Tensor all = Tensor::zeros({length, model.config().vocab_size}, DType::kF32);
+  for (int32_t start = 0; start < length; start += kChunk) {
+    const int32_t count = std::min(kChunk, length - start);
+    BatchView view;
+    support::append_rows(view, seq, std::span(prompt).subspan(static_cast<size_t>(start), static_cast<size_t>(count)),
+                         all_rows(count));
+    const Tensor logits = model.forward(view, cache);
+    std::copy_n(logits.data<float>(), logits.numel(), all.data<float>() + int64_t{start} * logits.dim(1));
+  }
+  return all;
+}
+
+TEST_P(Qwen3BatchingTest, ChunkedPrefillEqualsOneShotAndTransformers) {
+  Qwen3Model model = Qwen3Model::load(fixture_.dir.string(), pool_);
+  for (const support::FixtureCase& fixture_case : fixture_.cases) {
+    const auto& prompt = fixture_case.prompt_ids;
+    if (static_cast<int64_t>(prompt.size()) < kLongPrompt) continue;
+    const int32_t length = static_cast<int32_t>(prompt.size());
+    const Tensor chunked = chunked_prefill_logits(model, prompt);
+    const Tensor one_shot = support::prefill_logits(model, prompt, all_rows(length));
+    double worst = 0;
+    for (int32_t position = 0; position < length; ++position) {
+      const double difference =
+          support::relative_l2(support::logits_row(chunked, position), support::logits_row(one_shot, position));
+      ASSERT_LE(difference, kChunkingTolerance) << fixture_case.name << " position " << position;
+      worst = std::max(worst, difference);
+    }
+    std::printf("[ %s ] %s: chunked vs one-shot prefill, worst relative L2 %.3g\n", fixture_.name.c_str(),
+                fixture_case.name.c_str(), worst);
+    for (const support::PromptLogits& reference : fixture_case.prompt_logits) {
+      for (const Tensor* logits : {&chunked, &one_shot}) {
+        const support::LogitsError error =
+            support::compare_top_logits(support::logits_row(*logits, reference.position), reference.top);
+        EXPECT_LE(error.relative_l2, kFixtureTolerance) << fixture_case.name << " position " << reference.position;
+      }
+    }
+  }
+}
+
+// What one sequence saw: its logits row at every step and the greedy tokens it chose.
+struct Trace {
+  std::vector<std::vector<float>> logits;
+  std::vector<int32_t> tokens;
+
+  void record(std::span<const float> row) {
+    logits.emplace_back(row.begin(), row.end());
+    tokens.push_back(support::argmax(row));
+  }
+};
+
+constexpr int kDecodeSteps = 4;
+
+Trace run_alone(Qwen3Model& model, const std::vector<int32_t>& prompt) {
+  support::SequenceState seq = support::sequential_blocks(static_cast<int64_t>(prompt.size()) + kDecodeSteps);
+  KvCache cache(model.config(), static_cast<int64_t>(seq.block_table.size()));
+  Trace trace;
+  BatchView prefill;
+  support::append_rows(prefill, seq, prompt, std::vector<int32_t>{static_cast<int32_t>(prompt.size()) - 1});
+  trace.record(support::logits_row(model.forward(prefill, cache), 0));
+  for (int step = 0; step < kDecodeSteps; ++step) {
+    BatchView decode;
+    support::append_rows(decode, seq, std::vector<int32_t>{trace.tokens.back()}, std::vector<int32_t>{0});
+    trace.record(support::logits_row(model.forward(decode, cache), 0));
+  }
+  return trace;
+}
+
+// Hands out the blocks of a cache in a shuffled order, so no sequence's table is contiguous.
+std::vector<int32_t> shuffled_blocks(int32_t num_blocks) {
+  std::vector<int32_t> blocks = all_rows(num_blocks);
+  std::shuffle(blocks.begin(), blocks.end(), std::mt19937(7));
+  return blocks;
+}
+
+std::vector<int32_t> take_blocks(std::vector<int32_t>& pool, int64_t num_tokens) {
+  const auto count = static_cast<size_t>((num_tokens + KvCache::kBlockSize - 1) / KvCache::kBlockSize);
+  std::vector<int32_t> taken(pool.end() - static_cast<std::ptrdiff_t>(count), pool.end());
+  pool.resize(pool.size() - count);
+  return taken;
+}
+
+// A (the fixture prompt) joins a batch where B is already decoding and C is mid-way through a
+// chunked prefill; from then on all three decode together, A's rows in the middle.
+Trace run_batched(Qwen3Model& model, const std::vector<int32_t>& prompt_a) {
+  const int64_t vocab = model.config().vocab_size;
+  const std::vector<int32_t> prompt_b = random_prompt(vocab, 37, 1);
+  const std::vector<int32_t> prompt_c = random_prompt(vocab, 70, 2);
+  const int32_t blocks_a = static_cast<int32_t>((prompt_a.size() + kDecodeSteps + 15) / 16);
+  std::vector<int32_t> free_blocks = shuffled_blocks(blocks_a + 24);
+  KvCache cache(model.config(), blocks_a + 24);
+  support::SequenceState a{take_blocks(free_blocks, static_cast<int64_t>(prompt_a.size()) + kDecodeSteps), 0};
+  support::SequenceState b{take_blocks(free_blocks, 37 + kDecodeSteps + 2), 0};
+  support::SequenceState c{take_blocks(free_blocks, 70 + kDecodeSteps + 1), 0};
+  const std::span<const int32_t> c_prompt(prompt_c);
+
+  BatchView first;  // B's whole prompt, C's first chunk
+  support::append_rows(first, b, prompt_b, std::vector<int32_t>{36});
+  support::append_rows(first, c, c_prompt.subspan(0, 32), {});
+  int32_t token_b = support::argmax(support::logits_row(model.forward(first, cache), 0));
+
+  Trace trace;
+  BatchView second;  // B decodes, A prefills, C finishes its prompt
+  support::append_rows(second, b, std::vector<int32_t>{token_b}, std::vector<int32_t>{0});
+  support::append_rows(second, a, prompt_a, std::vector<int32_t>{static_cast<int32_t>(prompt_a.size()) - 1});
+  support::append_rows(second, c, c_prompt.subspan(32), std::vector<int32_t>{37});
+  Tensor logits = model.forward(second, cache);
+  token_b = support::argmax(support::logits_row(logits, 0));
+  trace.record(support::logits_row(logits, 1));
+  int32_t token_c = support::argmax(support::logits_row(logits, 2));
+
+  for (int step = 0; step < kDecodeSteps; ++step) {
+    BatchView decode;
+    support::append_rows(decode, b, std::vector<int32_t>{token_b}, std::vector<int32_t>{0});
+    support::append_rows(decode, a, std::vector<int32_t>{trace.tokens.back()}, std::vector<int32_t>{0});
+    support::append_rows(decode, c, std::vector<int32_t>{token_c}, std::vector<int32_t>{0});
+    logits = model.forward(decode, cache);
+    token_b = support::argmax(support::logits_row(logits, 0));
+    trace.record(support::logits_row(logits, 1));
+    token_c = support::argmax(support::logits_row(logits, 2));
+  }
+  return trace;
+}
+
+TEST_P(Qwen3BatchingTest, SequenceIsUnaffectedByItsBatchmates) {
+  Qwen3Model model = Qwen3Model::load(fixture_.dir.string(), pool_);
+  const support::FixtureCase& fixture_case = fixture_.cases.front();
+  const Trace alone = run_alone(model, fixture_case.prompt_ids);
+  const Trace batched = run_batched(model, fixture_case.prompt_ids);
+  ASSERT_EQ(alone.tokens, batched.tokens);
+  double worst = 0;
+  for (size_t step = 0; step < alone.logits.size(); ++step) {
+    const double difference = support::relative_l2(batched.logits[step], alone.logits[step]);
+    EXPECT_LE(difference, kBatchingTolerance) << "step " << step;
+    worst = std::max(worst, difference);
+  }
+  std::printf("[ %s ] alone vs batched, worst relative L2 %.3g\n", fixture_.name.c_str(), worst);
+  // And both are transformers' first greedy step.
+  const support::LogitsError error = support::compare_top_logits(batched.logits[0], fixture_case.greedy_steps.at(0).top);
+  EXPECT_LE(error.relative_l2, kFixtureTolerance);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Qwen3BatchingTest, ::testing::ValuesIn(support::fixture_model_names()),
+                         support::fixture_test_name);
+
+}  // namespace
+}  // namespace hanlin::model
