@@ -19,7 +19,7 @@ namespace hanlin::text::testing {
 
 // THE ONE PLACE that decides what happens when a parity fixture file is missing: with false,
 // the parity tests skip with kMissingFixtures; flip to true to make a missing file a failure.
-inline constexpr bool kFixturesRequired = false;
+inline constexpr bool kFixturesRequired = true;
 inline constexpr const char* kMissingFixtures =
     "tokenizer parity fixtures are missing: run tests/reference/make_tokenizer_fixtures.py on the GPU host "
     "and copy its output into tests/fixtures/text/";
