@@ -301,7 +301,10 @@ Value Interpreter::call_macro(const Callable& macro, CallArgs& args, std::shared
     assign(scope, compiled_.varargs_id, make_list(std::move(extra_positional), ListStyle::kTuple));
   if (definition.uses_kwargs) assign(scope, compiled_.kwargs_id, make_dict(std::move(extra_keywords)));
   if (caller != nullptr) assign(scope, compiled_.caller_id, Value::callable(std::move(caller)));
-  return capture(definition.body, scope);
+  uint32_t call_site = current_offset_;
+  Value text = capture(definition.body, scope);
+  current_offset_ = call_site;  // later errors belong to the caller's line (a failure keeps the macro's)
+  return text;
 }
 
 Value Interpreter::call(const Value& callee, CallArgs& args) {

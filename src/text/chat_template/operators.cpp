@@ -128,8 +128,9 @@ Value repeat(Budget& budget, const Value& sequence, int64_t times) {
 Value add(Interpreter& interpreter, const Value& a, const Value& b) {
   if (a.is_number() && b.is_number()) return add_numbers(BinaryOp::kAdd, a, b);
   if (a.is_string() && b.is_string()) return concat_strings(interpreter.budget(), a.str(), b.str());
-  if (a.is_list() && b.is_list() &&
-      (a.list().style == ListStyle::kTuple) == (b.list().style == ListStyle::kTuple)) {
+  bool same_sequence = a.is_list() && b.is_list() && a.list().style == b.list().style &&
+                       (a.list().style == ListStyle::kList || a.list().style == ListStyle::kTuple);
+  if (same_sequence) {
     std::vector<Value> items = a.list().items;
     items.insert(items.end(), b.list().items.begin(), b.list().items.end());
     interpreter.budget().charge_steps(items.size());

@@ -247,9 +247,8 @@ bool numbers_equal(const Value& a, const Value& b) {
 }
 
 bool lists_equal(const ListData& a, const ListData& b, int depth) {
-  bool a_is_tuple = a.style == ListStyle::kTuple;
-  bool b_is_tuple = b.style == ListStyle::kTuple;
-  if (a_is_tuple != b_is_tuple || a.items.size() != b.items.size()) return false;
+  // A list never equals a tuple or a dict view, as in Python.
+  if (a.style != b.style || a.items.size() != b.items.size()) return false;
   for (size_t i = 0; i < a.items.size(); ++i) {
     if (!python_equals(a.items[i], b.items[i], depth + 1)) return false;
   }
@@ -293,8 +292,8 @@ bool python_less(const Value& a, const Value& b, int depth) {
     return a.as_int() < b.as_int();
   }
   if (a.is_string() && b.is_string()) return a.text() < b.text();  // UTF-8 byte order is code point order
-  bool same_sequence_kind = a.is_list() && b.is_list() &&
-                            (a.list().style == ListStyle::kTuple) == (b.list().style == ListStyle::kTuple);
+  bool same_sequence_kind = a.is_list() && b.is_list() && a.list().style == b.list().style &&
+                            (a.list().style == ListStyle::kList || a.list().style == ListStyle::kTuple);
   if (same_sequence_kind) {
     const auto& x = a.list().items;
     const auto& y = b.list().items;
