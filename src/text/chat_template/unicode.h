@@ -6,12 +6,15 @@
 #include <string>
 #include <string_view>
 
+#include "text/utf8.h"
+
 namespace hanlin::text::jinja {
+
+using text::append_utf8;  // one UTF-8 encoder for the whole text layer
 
 // Every string the interpreter sees is valid UTF-8 (checked where text enters), so decoding
 // never fails: decode_utf8 reads the code point at text[pos] and advances pos past it.
 char32_t decode_utf8(std::string_view text, size_t& pos);
-void append_utf8(std::string& out, char32_t code_point);
 bool is_valid_utf8(std::string_view text);
 size_t count_code_points(std::string_view text);
 // Byte offset of the code point with index `index` (index <= number of code points).
