@@ -1,24 +1,28 @@
-// `hanlin generate`: greedy continuation of a prompt given as token ids, through a minimal
-// single-sequence driver over BatchView (the engine replaces this loop with its scheduler).
+// `hanlin generate`: runs prompts through the engine, one from the flags or many from a
+// --batch JSONL file, all submitted at once so they are batched together.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/generate_requests.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "engine/engine_core.h"
 #include "io/model_config.h"
-#include "model/batch_view.h"
 #include "model/kv_cache.h"
 #include "model/presets.h"
 #include "model/qwen3.h"
+#include "text/tokenizer.h"
 
 namespace hanlin::cli {
 namespace {
@@ -28,15 +32,32 @@ using model::Qwen3Model;
 
 struct GenerateOptions {
   std::string model_dir;
-  std::string prompt_ids;
+  std::string tokenizer_dir;
+  std::optional<std::string> prompt;
+  std::optional<std::string> prompt_ids;
+  std::optional<std::string> batch_file;
   int64_t max_tokens = 16;
+  int64_t min_tokens = 0;
   double temperature = 0.0;
+  double top_p = 1.0;
+  int32_t top_k = 0;
+  double min_p = 0.0;
+  double presence_penalty = 0.0;
+  double frequency_penalty = 0.0;
+  double repetition_penalty = 1.0;
+  std::optional<uint64_t> seed;
+  int32_t n = 1;
+  std::optional<int32_t> logprobs;
+  std::vector<std::string> stop;
   bool ignore_eos = false;
   bool json = false;
   std::string load_format = "auto";
   std::string preset;
   int threads = 0;
   double kv_cache_gb = 4.0;
+  int32_t max_num_seqs = 256;
+  int32_t max_num_batched_tokens = 2048;
+  bool no_prefix_caching = false;
 };
 
 // 0.7 → "0.7", 1e-05 → "1e-05": numbers as the user typed them, not std::to_string's "0.700000".
@@ -69,15 +90,17 @@ std::vector<int32_t> parse_prompt_ids(const std::string& text) {
 }
 
 void check_options(const GenerateOptions& options) {
-  require(options.temperature == 0.0, ErrorKind::kInvalidArgument,
-          "--temperature " + format_number(options.temperature) +
-              ": only greedy decoding (--temperature 0) is available; sampling arrives with the engine");
+  const int num_prompts = options.prompt.has_value() + options.prompt_ids.has_value() + options.batch_file.has_value();
+  require(num_prompts == 1, ErrorKind::kInvalidArgument,
+          "give exactly one of --prompt TEXT, --prompt-ids IDS and --batch FILE.jsonl");
   require(options.max_tokens >= 1, ErrorKind::kInvalidArgument,
           "--max-tokens must be at least 1, got " + std::to_string(options.max_tokens));
   require(std::isfinite(options.kv_cache_gb) && options.kv_cache_gb > 0, ErrorKind::kInvalidArgument,
           "--kv-cache-gb must be a positive number of GiB, got " + format_number(options.kv_cache_gb));
   require(options.threads >= 0, ErrorKind::kInvalidArgument,
           "--threads must be 0 (all cores) or more, got " + std::to_string(options.threads));
+  require(options.max_num_seqs >= 1 && options.max_num_batched_tokens >= 1, ErrorKind::kInvalidArgument,
+          "--max-num-seqs and --max-num-batched-tokens must be at least 1");
   require(!options.preset.empty() || !options.model_dir.empty(), ErrorKind::kInvalidArgument,
           "--model DIR is required (or --load-format dummy --preset NAME)");
   require(options.preset.empty() || options.load_format == "dummy", ErrorKind::kInvalidArgument,
@@ -103,86 +126,149 @@ Qwen3Model load_model(const GenerateOptions& options, const io::ModelConfig& con
   return Qwen3Model::dummy(config, /*seed=*/0, pool);
 }
 
+// --tokenizer DIR, else the model folder when it holds tokenizer.json; none otherwise.
+std::optional<text::Tokenizer> load_tokenizer(const GenerateOptions& options) {
+  std::string dir = options.tokenizer_dir;
+  if (dir.empty() && !options.model_dir.empty() &&
+      std::filesystem::exists(model_file(options.model_dir, "tokenizer.json"))) {
+    dir = options.model_dir;
+  }
+  if (dir.empty()) return std::nullopt;
+  return text::Tokenizer::load(dir);
+}
+
 // generation_config.json's eos ids win over config.json's, as in transformers' generate().
-std::vector<int64_t> eos_token_ids(const GenerateOptions& options, const io::ModelConfig& config) {
+std::vector<int32_t> eos_token_ids(const GenerateOptions& options, const io::ModelConfig& config) {
+  std::vector<int64_t> ids = config.eos_token_ids;
   if (!options.model_dir.empty()) {
     const io::GenerationConfig generation =
         io::load_generation_config(model_file(options.model_dir, "generation_config.json"));
-    if (!generation.eos_token_ids.empty()) return generation.eos_token_ids;
+    if (!generation.eos_token_ids.empty()) ids = generation.eos_token_ids;
   }
-  return config.eos_token_ids;
+  return std::vector<int32_t>(ids.begin(), ids.end());
 }
 
-int64_t blocks_for(int64_t num_tokens) { return (num_tokens + KvCache::kBlockSize - 1) / KvCache::kBlockSize; }
-
-void check_request(const io::ModelConfig& config, const std::vector<int32_t>& prompt, const GenerateOptions& options) {
-  for (int32_t id : prompt) {
-    require(id < config.vocab_size, ErrorKind::kInvalidArgument,
-            "--prompt-ids: token id " + std::to_string(id) + " is outside the vocabulary [0, " +
-                std::to_string(config.vocab_size) + ")");
-  }
-  const int64_t prompt_len = static_cast<int64_t>(prompt.size());
-  require(options.max_tokens <= config.max_position_embeddings - prompt_len, ErrorKind::kInvalidArgument,
-          "prompt (" + std::to_string(prompt.size()) + " tokens) + --max-tokens (" +
-              std::to_string(options.max_tokens) + ") exceeds the model's context of " +
-              std::to_string(config.max_position_embeddings) + " tokens (max_position_embeddings)");
-  const int64_t total = prompt_len + options.max_tokens;
-  const int64_t budget_blocks = KvCache::num_blocks_for_budget(config, options.kv_cache_gb);
-  require(blocks_for(total) <= budget_blocks, ErrorKind::kInvalidArgument,
-          std::to_string(total) + " tokens need " + std::to_string(blocks_for(total)) +
-              " KV cache blocks but --kv-cache-gb " + format_number(options.kv_cache_gb) + " holds " +
-              std::to_string(budget_blocks));
+// The request the flags describe; batch lines start from it.
+engine::Request request_from_flags(const GenerateOptions& options) {
+  engine::Request request;
+  request.sampling.temperature = options.temperature;
+  request.sampling.top_p = options.top_p;
+  request.sampling.top_k = options.top_k;
+  request.sampling.min_p = options.min_p;
+  request.sampling.presence_penalty = options.presence_penalty;
+  request.sampling.frequency_penalty = options.frequency_penalty;
+  request.sampling.repetition_penalty = options.repetition_penalty;
+  request.sampling.seed = options.seed;
+  request.sampling.logprobs = options.logprobs;
+  request.stopping.max_tokens = options.max_tokens;
+  request.stopping.min_tokens = options.min_tokens;
+  request.stopping.stop = options.stop;
+  request.stopping.ignore_eos = options.ignore_eos;
+  request.n = options.n;
+  return request;
 }
 
-// One sequence's next rows: `tokens` at positions [context_len, context_len + n), blocks
-// allocated in order, so a position's cache slot is the position itself.
-model::BatchView single_sequence_view(const std::vector<int32_t>& tokens, int32_t context_len,
-                                      const std::vector<int32_t>& block_table) {
-  model::BatchView view;
-  view.token_ids = tokens;
-  const int32_t num_new = static_cast<int32_t>(tokens.size());
-  view.positions.resize(tokens.size());
-  std::iota(view.positions.begin(), view.positions.end(), context_len);
-  view.slot_mapping = view.positions;
-  view.seqs.push_back({0, num_new, context_len + num_new, block_table});
-  view.logits_rows = {num_new - 1};
-  return view;
-}
+// One request per input; a batch line that cannot be read becomes an error result instead.
+struct Inputs {
+  std::vector<engine::Request> requests;
+  std::vector<std::string> errors;  // per request: "" or why it failed
+  std::vector<int> line_numbers;    // per request, in the batch file
+};
 
-// The first highest logit, as torch.argmax picks it.
-int32_t argmax(const Tensor& logits) {
-  const float* row = logits.data<float>();
-  return static_cast<int32_t>(std::max_element(row, row + logits.dim(1)) - row);
-}
-
-std::vector<int32_t> greedy_generate(Qwen3Model& model, const std::vector<int32_t>& prompt,
-                                     const GenerateOptions& options, const std::vector<int64_t>& eos_ids) {
-  const int64_t positions_needed = static_cast<int64_t>(prompt.size()) + options.max_tokens - 1;
-  KvCache cache(model.config(), blocks_for(positions_needed));
-  std::vector<int32_t> block_table(static_cast<size_t>(cache.num_blocks()));
-  std::iota(block_table.begin(), block_table.end(), 0);
-  std::vector<int32_t> generated;
-  std::vector<int32_t> next_rows = prompt;
-  int32_t context_len = 0;
-  while (static_cast<int64_t>(generated.size()) < options.max_tokens) {
-    const Tensor logits = model.forward(single_sequence_view(next_rows, context_len, block_table), cache);
-    context_len += static_cast<int32_t>(next_rows.size());
-    const int32_t token = argmax(logits);
-    generated.push_back(token);
-    if (!options.ignore_eos && std::find(eos_ids.begin(), eos_ids.end(), token) != eos_ids.end()) break;
-    next_rows = {token};
-  }
-  return generated;
-}
-
-void print_tokens(const std::vector<int32_t>& tokens, bool as_json) {
+Inputs read_batch(const GenerateOptions& options, const text::Tokenizer* tokenizer) {
+  std::ifstream file(*options.batch_file);
+  require(file.good(), ErrorKind::kNotFound, "--batch: cannot read '" + *options.batch_file + "'");
+  const engine::Request defaults = request_from_flags(options);
+  Inputs inputs;
   std::string line;
-  if (as_json) {
-    line = nlohmann::json{{"token_ids", tokens}}.dump();
+  for (int number = 1; std::getline(file, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    inputs.requests.emplace_back();
+    inputs.errors.emplace_back();
+    inputs.line_numbers.push_back(number);
+    try {
+      const nlohmann::json parsed = nlohmann::json::parse(line);
+      inputs.requests.back() = request_from_json(parsed, defaults, tokenizer);
+    } catch (const nlohmann::json::exception& error) {
+      inputs.errors.back() = "line " + std::to_string(number) + ": not valid JSON (" + error.what() + ")";
+    } catch (const Error& error) {
+      inputs.errors.back() = "line " + std::to_string(number) + ": " + error.what();
+    }
+  }
+  return inputs;
+}
+
+Inputs read_inputs(const GenerateOptions& options, const text::Tokenizer* tokenizer) {
+  if (options.batch_file) return read_batch(options, tokenizer);
+  engine::Request request = request_from_flags(options);
+  if (options.prompt_ids) {
+    request.prompt_ids = parse_prompt_ids(*options.prompt_ids);
   } else {
-    for (int32_t token : tokens) {
-      if (!line.empty()) line += ' ';
-      line += std::to_string(token);
+    require(tokenizer != nullptr, ErrorKind::kInvalidArgument,
+            "--prompt needs the model's tokenizer: the model folder has no tokenizer.json (give --tokenizer DIR)");
+    request.prompt_ids = tokenizer->encode(*options.prompt);
+  }
+  return {{std::move(request)}, {""}, {0}};
+}
+
+// Every request is checked before the weights load (dummy weights take seconds to make). A
+// single request's problem is the command's error; a batch line's is that line's result.
+void validate_inputs(Inputs& inputs, const engine::RequestLimits& limits, bool single) {
+  for (size_t i = 0; i < inputs.requests.size(); ++i) {
+    if (!inputs.errors[i].empty()) continue;
+    try {
+      engine::validate_request(inputs.requests[i], limits);
+    } catch (const Error& error) {
+      if (single) throw;
+      inputs.errors[i] = "line " + std::to_string(inputs.line_numbers[i]) + ": " + error.what();
+    }
+  }
+}
+
+int64_t kv_cache_blocks(const GenerateOptions& options, const io::ModelConfig& config) {
+  const int64_t blocks = KvCache::num_blocks_for_budget(config, options.kv_cache_gb);
+  require(blocks >= 1, ErrorKind::kInvalidArgument,
+          "--kv-cache-gb " + format_number(options.kv_cache_gb) + " holds no KV block (one takes " +
+              std::to_string(KvCache::bytes_per_block(config)) + " bytes)");
+  return blocks;
+}
+
+engine::EngineConfig engine_config(const GenerateOptions& options) {
+  engine::EngineConfig config;
+  config.scheduler.max_num_seqs = options.max_num_seqs;
+  config.scheduler.max_num_batched_tokens = options.max_num_batched_tokens;
+  config.enable_prefix_caching = !options.no_prefix_caching;
+  return config;
+}
+
+// Submits every valid request at once and steps until all are done.
+std::vector<GeneratedResult> run_requests(engine::EngineCore& core, Inputs& inputs) {
+  std::vector<GeneratedResult> results(inputs.requests.size());
+  for (size_t i = 0; i < inputs.requests.size(); ++i) {
+    if (!inputs.errors[i].empty()) {
+      results[i].error = inputs.errors[i];
+      continue;
+    }
+    core.add(std::move(inputs.requests[i]), [&results, i](const engine::RequestOutput& output) { add_output(results[i], output); });
+  }
+  while (core.has_work()) core.step();
+  return results;
+}
+
+void print_result(const GeneratedResult& result, bool as_json, bool with_text) {
+  std::string line;
+  if (as_json || !result.error.empty()) {
+    line = result_json(result, with_text).dump();
+  } else {
+    for (const GeneratedCompletion& completion : result.completions) {
+      if (!line.empty()) line += '\n';
+      if (with_text) {
+        line += completion.text;
+        continue;
+      }
+      std::string ids;
+      for (int32_t token : completion.token_ids) ids += (ids.empty() ? "" : " ") + std::to_string(token);
+      line += ids;
     }
   }
   std::printf("%s\n", line.c_str());
@@ -190,12 +276,24 @@ void print_tokens(const std::vector<int32_t>& tokens, bool as_json) {
 
 void run_generate(const GenerateOptions& options) {
   check_options(options);
-  const std::vector<int32_t> prompt = parse_prompt_ids(options.prompt_ids);
+  const std::optional<text::Tokenizer> tokenizer = load_tokenizer(options);
+  const text::Tokenizer* tokenizer_ptr = tokenizer ? &*tokenizer : nullptr;
+  Inputs inputs = read_inputs(options, tokenizer_ptr);
   const io::ModelConfig config = load_config(options);
-  check_request(config, prompt, options);  // before loading: dummy weights take seconds to make
+  KvCache cache(config, kv_cache_blocks(options, config));
+  const engine::EngineConfig engine_settings = engine_config(options);
+  validate_inputs(inputs, engine::request_limits(config, cache, engine_settings, tokenizer_ptr != nullptr),
+                  !options.batch_file.has_value());
   ThreadPool pool(options.threads);
   Qwen3Model model = load_model(options, config, pool);
-  print_tokens(greedy_generate(model, prompt, options, eos_token_ids(options, model.config())), options.json);
+  engine::EngineCore core(model, cache, tokenizer_ptr, eos_token_ids(options, model.config()), engine_settings, &pool);
+  const std::vector<GeneratedResult> results = run_requests(core, inputs);
+  bool any_failed = false;
+  for (const GeneratedResult& result : results) {
+    print_result(result, options.json, tokenizer_ptr != nullptr);
+    any_failed = any_failed || !result.error.empty();
+  }
+  require(!any_failed, ErrorKind::kInvalidArgument, "some requests failed; their lines hold the errors");
 }
 
 std::string preset_list() {
@@ -207,24 +305,57 @@ std::string preset_list() {
   return names;
 }
 
+void add_sampling_flags(CLI::App& command, GenerateOptions& options) {
+  command.add_option("--temperature", options.temperature, "Sampling temperature; 0 is greedy")->capture_default_str();
+  command.add_option("--top-p", options.top_p, "Nucleus sampling: keep the most likely tokens up to this mass (0, 1]")
+      ->capture_default_str();
+  command.add_option("--top-k", options.top_k, "Keep the k most likely tokens; 0 or -1: off")->capture_default_str();
+  command.add_option("--min-p", options.min_p, "Keep tokens at least this share of the most likely one's probability")
+      ->capture_default_str();
+  command.add_option("--presence-penalty", options.presence_penalty, "OpenAI's presence penalty [-2, 2]")
+      ->capture_default_str();
+  command.add_option("--frequency-penalty", options.frequency_penalty, "OpenAI's frequency penalty [-2, 2]")
+      ->capture_default_str();
+  command.add_option("--repetition-penalty", options.repetition_penalty,
+                     "Hugging Face's repetition penalty (> 0; 1: off)")
+      ->capture_default_str();
+  command.add_option("--seed", options.seed, "Seed: the same seed gives the same tokens, whatever else runs");
+  command.add_option("--n", options.n, "Completions per prompt, sharing the prompt's KV blocks")->capture_default_str();
+  command.add_option("--logprobs", options.logprobs, "Report each token's logprob and this many top alternatives (0-20)");
+  command.add_option("--stop", options.stop, "Stop string (repeatable); the matched text is not printed");
+  command.add_option("--min-tokens", options.min_tokens, "No stop before this many new tokens")->capture_default_str();
+}
+
+void add_engine_flags(CLI::App& command, GenerateOptions& options) {
+  command.add_option("--threads", options.threads, "CPU threads; 0 means one per hardware thread")->capture_default_str();
+  command.add_option("--kv-cache-gb", options.kv_cache_gb, "KV cache memory in GiB")->capture_default_str();
+  command.add_option("--max-num-seqs", options.max_num_seqs, "Most sequences in one step")->capture_default_str();
+  command.add_option("--max-num-batched-tokens", options.max_num_batched_tokens,
+                     "Most tokens in one step (long prompts are prefilled in chunks of this)")
+      ->capture_default_str();
+  command.add_flag("--no-prefix-caching", options.no_prefix_caching, "Do not reuse the KV blocks of shared prefixes");
+}
+
 }  // namespace
 
 void add_generate_command(CLI::App& app) {
   auto options = std::make_shared<GenerateOptions>();
   CLI::App* command = app.add_subcommand(
-      "generate", "Greedy continuation of a prompt given as token ids (a test driver; `serve` is the real thing)");
+      "generate", "Continue prompts through the engine: one from the flags, or many from a JSONL file, batched together");
   command->add_option("--model", options->model_dir,
-                      "Model folder: config.json, generation_config.json and safetensors (one file or shards)");
-  command->add_option("--prompt-ids", options->prompt_ids, "Prompt token ids, comma separated, e.g. 151644,872,198")
-      ->required();
-  command->add_option("--max-tokens", options->max_tokens, "Most new tokens to generate (>= 1)")
-      ->capture_default_str();
-  command->add_option("--temperature", options->temperature,
-                      "Sampling temperature; only 0 (greedy) for now, sampling arrives with the engine")
-      ->capture_default_str();
+                      "Model folder: config.json, generation_config.json, safetensors (one file or shards), "
+                      "tokenizer.json");
+  command->add_option("--tokenizer", options->tokenizer_dir, "Folder with tokenizer.json, when --model has none");
+  command->add_option("--prompt", options->prompt, "Prompt text, tokenized as is (no chat template)");
+  command->add_option("--prompt-ids", options->prompt_ids, "Prompt token ids, comma separated, e.g. 151644,872,198");
+  command->add_option("--batch", options->batch_file,
+                      "JSONL file: one request per line ({\"prompt\": ...} or {\"prompt_ids\": [...]}, max_tokens, "
+                      "temperature, top_p, top_k, seed, stop, n, ...); results print in input order");
+  command->add_option("--max-tokens", options->max_tokens, "Most new tokens to generate (>= 1)")->capture_default_str();
   command->add_flag("--ignore-eos", options->ignore_eos,
                     "Keep going past end-of-sequence ids (generation_config.json's, else config.json's)");
-  command->add_flag("--json", options->json, "Print one JSON line {\"token_ids\": [...]} instead of plain ids");
+  command->add_flag("--json", options->json,
+                    "Print one JSON line per request: {\"token_ids\": [...], \"text\": ..., \"finish_reason\": ...}");
   command->add_option("--load-format", options->load_format,
                       "auto: weights from the safetensors; dummy: random bf16 weights of the config's shapes")
       ->check(CLI::IsMember({"auto", "dummy"}))
@@ -232,11 +363,8 @@ void add_generate_command(CLI::App& app) {
   command->add_option("--preset", options->preset,
                       "With --load-format dummy: model shapes by name instead of --model's config.json (" +
                           preset_list() + ")");
-  command->add_option("--threads", options->threads, "CPU threads; 0 means one per hardware thread")
-      ->capture_default_str();
-  command->add_option("--kv-cache-gb", options->kv_cache_gb,
-                      "Most KV cache memory in GiB; prompt + max tokens must fit in it")
-      ->capture_default_str();
+  add_sampling_flags(*command, *options);
+  add_engine_flags(*command, *options);
   command->callback([options] { run_generate(*options); });
 }
 

@@ -1,6 +1,8 @@
 // Tensor construction, reshaping and slicing.
 #include "core/tensor.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -8,6 +10,17 @@
 #include "core/error.h"
 
 namespace hanlin {
+namespace {
+
+constexpr size_t kLazyZeroBytes = size_t{1} << 20;
+
+// Page-aligned anonymous memory, zero until written; nullptr when the system refuses.
+void* map_zero_pages(size_t bytes) {
+  void* data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return data == MAP_FAILED ? nullptr : data;
+}
+
+}  // namespace
 
 std::string shape_to_string(const Shape& shape) {
   std::string text = "[";
@@ -33,15 +46,22 @@ Tensor Tensor::zeros(Shape shape, DType dtype) {
   tensor.dtype_ = dtype;
   const size_t bytes = (tensor.nbytes() + 63) / 64 * 64;
   if (bytes == 0) return tensor;
-  void* data = std::aligned_alloc(64, bytes);
+  // Large buffers (a KV cache of gigabytes) come zeroed from the kernel page by page as they
+  // are first touched, instead of being written whole up front.
+  const bool use_pages = bytes >= kLazyZeroBytes;
+  void* data = use_pages ? map_zero_pages(bytes) : std::aligned_alloc(64, bytes);
   if (!data) {
     throw Error(ErrorKind::kResourceExhausted,
                 "out of host memory allocating " + std::to_string(bytes) + " bytes for a tensor " +
                     shape_to_string(tensor.shape_));
   }
-  std::memset(data, 0, bytes);
   tensor.data_ = data;
-  tensor.owner_ = std::shared_ptr<const void>(data, [](const void* p) { std::free(const_cast<void*>(p)); });
+  if (use_pages) {
+    tensor.owner_ = std::shared_ptr<const void>(data, [bytes](const void* p) { munmap(const_cast<void*>(p), bytes); });
+  } else {
+    std::memset(data, 0, bytes);
+    tensor.owner_ = std::shared_ptr<const void>(data, [](const void* p) { std::free(const_cast<void*>(p)); });
+  }
   return tensor;
 }
 

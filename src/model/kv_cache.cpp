@@ -2,6 +2,7 @@
 #include "model/kv_cache.h"
 
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "core/error.h"
@@ -17,6 +18,22 @@ KvCache::KvCache(const io::ModelConfig& config, int64_t num_blocks) : num_blocks
   for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
     keys_.push_back(Tensor::zeros(shape, DType::kF32));
     values_.push_back(Tensor::zeros(shape, DType::kF32));
+  }
+}
+
+void KvCache::copy_block(int64_t from, int64_t to) {
+  require(from >= 0 && from < num_blocks_ && to >= 0 && to < num_blocks_, ErrorKind::kInternal,
+          "copy_block: blocks " + std::to_string(from) + " -> " + std::to_string(to) + " outside [0, " +
+              std::to_string(num_blocks_) + ")");
+  if (from == to) return;
+  auto copy = [&](Tensor& pool) {
+    const size_t block_bytes = pool.nbytes() / static_cast<size_t>(num_blocks_);
+    auto* base = static_cast<std::byte*>(pool.raw());
+    std::memcpy(base + static_cast<size_t>(to) * block_bytes, base + static_cast<size_t>(from) * block_bytes, block_bytes);
+  };
+  for (size_t layer = 0; layer < keys_.size(); ++layer) {
+    copy(keys_[layer]);
+    copy(values_[layer]);
   }
 }
 

@@ -28,6 +28,10 @@ class KvCache {
   int64_t block_size() const { return kBlockSize; }
   int64_t capacity_tokens() const { return num_blocks_ * kBlockSize; }
 
+  // Copies block `from` into block `to` in every layer, K and V (copy-on-write of a block two
+  // sequences shared). Both must be in [0, num_blocks).
+  void copy_block(int64_t from, int64_t to);
+
   Tensor& keys(int64_t layer) { return keys_.at(static_cast<size_t>(layer)); }
   Tensor& values(int64_t layer) { return values_.at(static_cast<size_t>(layer)); }
 

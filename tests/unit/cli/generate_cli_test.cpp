@@ -219,12 +219,16 @@ TEST_F(GenerateCliErrors, BadPromptIds) {
   expect_one_line_error(generate({"--prompt-ids", "-4"}), "'-4' is not a token id");
   expect_one_line_error(generate({"--prompt-ids", "99999999999"}), "'99999999999' is not a token id");
   expect_one_line_error(generate({"--prompt-ids", ""}), "the prompt is empty");
-  expect_one_line_error(generate({"--prompt-ids", "5,2048"}), "token id 2048 is outside the vocabulary [0, 2048)");
+  expect_one_line_error(generate({"--prompt-ids", "5,2048"}), "token id 2048 at position 1 is outside the vocabulary [0, 2048)");
 }
 
 TEST_F(GenerateCliErrors, BadNumbers) {
   expect_one_line_error(generate({"--prompt-ids", "1", "--max-tokens", "0"}), "--max-tokens must be at least 1");
-  expect_one_line_error(generate({"--prompt-ids", "1", "--temperature", "0.7"}), "sampling arrives with the engine");
+  expect_one_line_error(generate({"--prompt-ids", "1", "--temperature", "-0.7"}), "temperature must be a number >= 0");
+  expect_one_line_error(generate({"--prompt-ids", "1", "--top-p", "0"}), "top_p must be in (0, 1]");
+  expect_one_line_error(generate({"--prompt-ids", "1", "--n", "17"}), "n must be between 1 and 16");
+  expect_one_line_error(generate({"--prompt-ids", "1", "--logprobs", "21"}), "top_logprobs must be between 0 and 20");
+  expect_one_line_error(generate({"--prompt-ids", "1", "--stop", "x"}), "stop strings need the model's tokenizer");
   expect_one_line_error(generate({"--prompt-ids", "1,2", "--max-tokens", "511"}), "exceeds the model's context of 512");
   expect_one_line_error(generate({"--prompt-ids", "1", "--max-tokens", "9223372036854775807"}),
                         "exceeds the model's context");
@@ -311,6 +315,108 @@ TEST(GenerateCliCheckpoints, MissingShardOfAShardedCheckpoint) {
   fs::remove(copy / "model-00002-of-00003.safetensors");
   expect_one_line_error(run_hanlin({"generate", "--model", copy.string(), "--prompt-ids", "1"}),
                         "hanlin: error: " + (copy / "model.safetensors.index.json").string() + ": ");
+}
+
+// The engine behind `generate`: batches, text prompts, sampling flags. The fixture's vocab is
+// Qwen3's first 2048 ids, so text prompts keep to ASCII that tokenizes within it.
+class GenerateCliEngine : public ::testing::Test {
+ protected:
+  RunResult generate(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"generate", "--model", (kModels / "qwen3-gqa-untied").string(), "--tokenizer",
+                                     HANLIN_TOKENIZER_DIR, "--threads", "2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_hanlin(args);
+  }
+  // One JSON value per output line.
+  static std::vector<json> lines_of(const std::string& out) {
+    std::vector<json> lines;
+    std::istringstream stream(out);
+    for (std::string line; std::getline(stream, line);) lines.push_back(json::parse(line));
+    return lines;
+  }
+  json single(std::vector<std::string> extra) {
+    extra.push_back("--json");
+    const RunResult result = generate(extra);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return result.exit_code == 0 ? json::parse(result.out) : json();
+  }
+};
+
+TEST_F(GenerateCliEngine, BatchLinesRunTogetherAndPrintInInputOrder) {
+  TempDir dir;
+  const fs::path batch = dir.path() / "requests.jsonl";
+  std::ofstream(batch) << R"({"prompt_ids": [5, 6, 7], "max_tokens": 6, "ignore_eos": true})" "\n"
+                       << R"({"prompt": "a, b; c.", "max_tokens": 4, "ignore_eos": true})" "\n"
+                       << "\n"
+                       << R"({"prompt_ids": [5, 6, 7], "max_tokens": 0})" "\n"
+                       << R"({"prompt_ids": [9, 10], "max_tokens": 5, "temperature": 0.9, "seed": 3, "n": 2, "ignore_eos": true})" "\n"
+                       << "not json\n"
+                       << R"({"prompt_ids": [1], "max_tokenz": 3})" "\n"
+                       << R"({"prompt_ids": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17], "max_tokens": 3, "logprobs": 2, "ignore_eos": true})" "\n";
+  const RunResult result = generate({"--batch", batch.string(), "--json", "--max-num-batched-tokens", "8"});
+  EXPECT_NE(result.exit_code, 0) << "some lines failed";
+  const std::vector<json> lines = lines_of(result.out);
+  ASSERT_EQ(lines.size(), 7u) << result.out;
+  // Each good line gives what it gives alone.
+  EXPECT_EQ(lines[0], single({"--prompt-ids", "5,6,7", "--max-tokens", "6", "--ignore-eos"}));
+  EXPECT_EQ(lines[1], single({"--prompt", "a, b; c.", "--max-tokens", "4", "--ignore-eos"}));
+  EXPECT_EQ(lines[1].at("token_ids").size(), 4u);
+  EXPECT_EQ(lines[1].at("finish_reason"), "length");
+  EXPECT_NE(lines[2].at("error").get<std::string>().find("line 4: max_tokens must be at least 1"), std::string::npos);
+  ASSERT_EQ(lines[3].at("choices").size(), 2u);
+  EXPECT_EQ(lines[3].at("choices")[0].at("token_ids").size(), 5u);
+  EXPECT_NE(lines[4].at("error").get<std::string>().find("line 6: not valid JSON"), std::string::npos);
+  EXPECT_NE(lines[5].at("error").get<std::string>().find("line 7: unknown field \"max_tokenz\""), std::string::npos);
+  ASSERT_EQ(lines[6].at("logprobs").size(), 3u);
+  EXPECT_EQ(lines[6].at("logprobs")[0].at("top_logprobs").size(), 2u);
+  // Alone, the 17-token prompt runs in one chunk rather than three: the same tokens, logprobs
+  // equal up to f32 rounding.
+  const json alone = single({"--prompt-ids", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", "--max-tokens", "3",
+                             "--logprobs", "2", "--ignore-eos"});
+  EXPECT_EQ(lines[6].at("token_ids"), alone.at("token_ids"));
+  EXPECT_EQ(lines[6].at("text"), alone.at("text"));
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_NEAR(lines[6]["logprobs"][i]["logprob"].get<double>(), alone["logprobs"][i]["logprob"].get<double>(), 1e-5);
+  }
+}
+
+TEST_F(GenerateCliEngine, TextPromptsEqualTheirTokenIds) {
+  const json by_text = single({"--prompt", "x=1+2", "--max-tokens", "5", "--ignore-eos"});
+  const RunResult tokenized = run_hanlin({"tokenize", "--model", HANLIN_TOKENIZER_DIR, "--text", "x=1+2", "--json"});
+  ASSERT_EQ(tokenized.exit_code, 0) << tokenized.err;
+  const std::vector<int> ids = json::parse(tokenized.out).get<std::vector<int>>();
+  const json by_ids = single({"--prompt-ids", join_ids(ids), "--max-tokens", "5", "--ignore-eos"});
+  EXPECT_EQ(by_text, by_ids);
+  EXPECT_TRUE(by_text.at("text").is_string());
+  const RunResult plain = generate({"--prompt", "x=1+2", "--max-tokens", "5", "--ignore-eos"});
+  EXPECT_EQ(plain.out, by_text.at("text").get<std::string>() + "\n");
+}
+
+TEST_F(GenerateCliEngine, SeedsReproduceAndStopStringsCut) {
+  const std::vector<std::string> sampled = {"--prompt-ids", "3,4,5", "--max-tokens", "12", "--ignore-eos",
+                                            "--temperature", "1.0", "--top-k", "50"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = sampled;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return single(args);
+  };
+  EXPECT_EQ(with({"--seed", "7"}), with({"--seed", "7"}));
+  EXPECT_NE(with({"--seed", "7"}).at("token_ids"), with({"--seed", "8"}).at("token_ids"));
+  const std::string text = with({"--seed", "7"}).at("text").get<std::string>();
+  ASSERT_GE(text.size(), 6u);
+  const std::string stop = text.substr(3, 2);
+  const json cut = with({"--seed", "7", "--stop", stop});
+  EXPECT_EQ(cut.at("text").get<std::string>(), text.substr(0, text.find(stop)));
+  EXPECT_EQ(cut.at("finish_reason"), "stop");
+}
+
+TEST_F(GenerateCliEngine, PromptFlagsAreExclusiveAndTextNeedsATokenizer) {
+  expect_one_line_error(generate({"--prompt", "a", "--prompt-ids", "1"}), "give exactly one of");
+  expect_one_line_error(generate({}), "give exactly one of");
+  expect_one_line_error(
+      run_hanlin({"generate", "--model", (kModels / "qwen3-gqa-untied").string(), "--prompt", "hi"}),
+      "--prompt needs the model's tokenizer");
+  expect_one_line_error(generate({"--batch", "/no/such/file.jsonl"}), "--batch: cannot read");
 }
 
 }  // namespace

@@ -16,6 +16,22 @@ TEST(Tensor, ZerosIsZeroFilledAndAligned) {
   for (int i = 0; i < 15; ++i) EXPECT_EQ(tensor.data<float>()[i], 0.0f);
 }
 
+// Large buffers take zero pages from the kernel instead of a memset: still zero, aligned,
+// writable, and freed with the last copy.
+TEST(Tensor, LargeZerosAreZeroFilledAlignedAndWritable) {
+  const int64_t count = (int64_t{3} << 20) / 4 + 5;  // 3 MiB and a bit: not a whole number of pages
+  Tensor tensor = Tensor::zeros({count}, DType::kF32);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(tensor.raw()) % 64, 0u);
+  float* data = tensor.data<float>();
+  for (int64_t i = 0; i < count; i += 997) EXPECT_EQ(data[i], 0.0f);
+  EXPECT_EQ(data[count - 1], 0.0f);
+  data[0] = 1.0f;
+  data[count - 1] = 2.0f;
+  Tensor copy = tensor;
+  tensor = Tensor();
+  EXPECT_EQ(copy.data<float>()[count - 1], 2.0f);
+}
+
 TEST(Tensor, WrongTypedAccessThrows) {
   Tensor tensor = Tensor::zeros({2}, DType::kBF16);
   EXPECT_NO_THROW(tensor.data<bf16>());

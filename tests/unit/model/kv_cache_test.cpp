@@ -29,6 +29,31 @@ TEST(KvCache, HoldsKAndVPoolsPerLayer) {
 
 TEST(KvCache, NeedsABlock) { EXPECT_THROW(KvCache(small_config(), 0), Error); }
 
+TEST(KvCache, CopyBlockCopiesEveryLayerKAndVAndNothingElse) {
+  KvCache cache(small_config(), 4);
+  const int64_t block_floats = 16 * 2 * 8;
+  for (int64_t layer = 0; layer < cache.num_layers(); ++layer) {
+    float* keys = cache.keys(layer).data<float>();
+    float* values = cache.values(layer).data<float>();
+    for (int64_t i = 0; i < 4 * block_floats; ++i) {
+      keys[i] = static_cast<float>(layer * 100000 + i);
+      values[i] = -static_cast<float>(layer * 100000 + i);
+    }
+  }
+  cache.copy_block(1, 3);
+  for (int64_t layer = 0; layer < cache.num_layers(); ++layer) {
+    const float* keys = cache.keys(layer).data<float>();
+    const float* values = cache.values(layer).data<float>();
+    for (int64_t i = 0; i < block_floats; ++i) {
+      EXPECT_EQ(keys[3 * block_floats + i], static_cast<float>(layer * 100000 + block_floats + i));
+      EXPECT_EQ(values[3 * block_floats + i], -static_cast<float>(layer * 100000 + block_floats + i));
+      EXPECT_EQ(keys[2 * block_floats + i], static_cast<float>(layer * 100000 + 2 * block_floats + i));
+    }
+  }
+  EXPECT_THROW(cache.copy_block(0, 4), Error);
+  EXPECT_THROW(cache.copy_block(-1, 0), Error);
+}
+
 TEST(KvCache, SizesFromAByteBudget) {
   // Qwen3-0.6B: 28 layers × K and V × 16 slots × 8 kv heads × 128 dims × 4 bytes = 3.5 MiB per block.
   const io::ModelConfig config = preset_config("qwen3-0.6b");

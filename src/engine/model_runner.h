@@ -1,0 +1,33 @@
+// ModelRunner: turns a scheduled step into a BatchView, runs the model over the KV cache, and
+// returns the logits rows the step samples from. The only engine piece that touches the model.
+#pragma once
+
+#include "core/tensor.h"
+#include "engine/scheduler.h"
+#include "model/batch_view.h"
+#include "model/kv_cache.h"
+#include "model/qwen3.h"
+
+namespace hanlin::engine {
+
+class ModelRunner {
+ public:
+  // Both must outlive the runner.
+  ModelRunner(model::Qwen3Model& model, model::KvCache& cache) : model_(&model), cache_(&cache) {}
+
+  // Applies the step's block copies, then runs its chunks. Returns logits f32
+  // [number of sampling chunks, vocab], one row per chunk with `samples`, in chunk order.
+  Tensor run(const SchedulerOutput& step);
+
+  // The view of a step: each chunk's tokens, positions, slots and block table (exposed for tests).
+  static model::BatchView build_view(const SchedulerOutput& step, int64_t block_size);
+
+  const io::ModelConfig& config() const { return model_->config(); }
+  model::KvCache& cache() { return *cache_; }
+
+ private:
+  model::Qwen3Model* model_;
+  model::KvCache* cache_;
+};
+
+}  // namespace hanlin::engine
