@@ -1,6 +1,8 @@
 // The engine thread: take what arrived, run one step, publish stats; sleep when idle.
 #include "engine/engine.h"
 
+#include <cstdio>
+
 #include "core/error.h"
 
 namespace hanlin::engine {
@@ -64,7 +66,14 @@ void Engine::run() {
                           std::move(submission.on_output));
     }
     for (RequestId id : aborts) core_.abort(id);
-    busy = core_.step();
+    try {
+      busy = core_.step();
+    } catch (const std::exception& error) {
+      // A broken invariant inside the step: end what is in flight rather than the process.
+      std::fprintf(stderr, "hanlin: engine step failed, aborting %zu requests: %s\n", core_.num_requests(), error.what());
+      core_.abort_all();
+      busy = false;
+    }
     std::lock_guard lock(mutex_);
     snapshot_ = core_.stats();
     num_unstarted_ = snapshot_.num_waiting_requests + static_cast<int64_t>(inbox_.size());

@@ -148,7 +148,15 @@ void EngineCore::sample_and_stop(const SchedulerOutput& step, const Tensor& logi
   }
   std::vector<SampleResult> results(inputs.size());
   sampler_.sample(inputs, results);
-  for (size_t i = 0; i < sampled.size(); ++i) append_token(*sampled[i], results[i], outputs);
+  for (size_t i = 0; i < sampled.size(); ++i) {
+    RequestState& request = *sampled[i]->request;
+    if (!results[i].error.empty()) {
+      if (request.num_finished < request.request.n) finish_request(request, FinishReason::kError, outputs);
+      touch(request, outputs).error = "sampling failed: " + results[i].error;
+    } else if (sampled[i]->status != SequenceStatus::kFinished) {
+      append_token(*sampled[i], results[i], outputs);
+    }
+  }
 }
 
 // Completions 1..n-1 start as copies of completion 0 at the end of its prompt, sharing every

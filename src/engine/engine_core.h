@@ -72,6 +72,7 @@ class EngineCore {
   void abort_all();
 
   bool has_work() const { return !requests_.empty(); }
+  size_t num_requests() const { return requests_.size(); }
   // One step; outputs go to the requests' callbacks before it returns. False when there was
   // nothing to run.
   bool step();

@@ -346,24 +346,22 @@ void Sampler::sample(std::span<const SampleInput> inputs, std::span<SampleResult
     throw Error(ErrorKind::kInternal, "sampler: " + std::to_string(inputs.size()) + " rows but " +
                                           std::to_string(results.size()) + " result slots");
   }
+  // A row's failure (NaN logits, say) is that row's alone; and a pool worker must not throw.
+  auto sample_row = [&](size_t i) {
+    try {
+      results[i] = sample_one(inputs[i]);
+    } catch (const std::exception& error) {
+      results[i] = SampleResult{};
+      results[i].error = error.what();
+    }
+  };
   if (pool_ == nullptr || inputs.size() < 2) {
-    for (size_t i = 0; i < inputs.size(); ++i) results[i] = sample_one(inputs[i]);
+    for (size_t i = 0; i < inputs.size(); ++i) sample_row(i);
     return;
   }
-  // A worker must not throw (the pool would terminate); keep each row's error for the caller.
-  std::vector<std::exception_ptr> errors(inputs.size());
   pool_->parallel_for(static_cast<int64_t>(inputs.size()), 1, [&](int64_t begin, int64_t end) {
-    for (auto i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i) {
-      try {
-        results[i] = sample_one(inputs[i]);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    }
+    for (auto i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i) sample_row(i);
   });
-  for (const std::exception_ptr& error : errors) {
-    if (error) std::rethrow_exception(error);
-  }
 }
 
 double counter_uniform(uint64_t seed, uint64_t sequence_index, uint64_t step) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -26,14 +27,17 @@ struct SampleInput {
 struct SampleResult {
   int32_t token_id = 0;
   SampledLogprobs logprobs;  // filled only when params->logprobs is set
+  std::string error;         // sample(): why this row could not be sampled (NaN logits, ...)
 };
 
 class Sampler {
  public:
   explicit Sampler(ThreadPool* pool = nullptr) : pool_(pool) {}
 
-  // results.size() == inputs.size(). Throws nothing for valid parameters (validated earlier).
+  // results.size() == inputs.size(). A row that cannot be sampled gets its `error` set and
+  // leaves the others alone.
   void sample(std::span<const SampleInput> inputs, std::span<SampleResult> results) const;
+  // Throws Error(kInternal) for a row that cannot be sampled.
   SampleResult sample_one(const SampleInput& input) const;
 
  private:

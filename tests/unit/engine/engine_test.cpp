@@ -40,8 +40,8 @@ TEST(Engine, SubmittersOnSeveralThreadsGetTheTokensOfOneAtATime) {
   std::vector<Request> requests;
   for (uint32_t i = 0; i < 16; ++i) requests.push_back(greedy_request(random_prompt(3 + i * 7, 40 + i), 6 + i % 5));
   const std::vector<Result> alone = run_one_at_a_time(requests);
-  EngineFixture fixture(256);
   Collector collector;
+  EngineFixture fixture(256);
   std::vector<std::thread> submitters;
   for (size_t t = 0; t < 4; ++t) {
     submitters.emplace_back([&, t] {
@@ -57,8 +57,8 @@ TEST(Engine, SubmittersOnSeveralThreadsGetTheTokensOfOneAtATime) {
 }
 
 TEST(Engine, AbortFromAnotherThreadEndsTheRequestAndFreesItsBlocks) {
-  EngineFixture fixture(64);
   Collector collector;
+  EngineFixture fixture(64);
   const RequestId id = fixture.engine.submit(greedy_request(random_prompt(40, 3), 400), collector.callback_for(0));
   ASSERT_TRUE(wait_for([&] { return collector.result(0).completions.size() == 1 &&
                                     collector.result(0).completions[0].token_ids.size() >= 3; }));
@@ -74,8 +74,8 @@ TEST(Engine, AFullWaitingQueueAnswersOverloaded) {
   EngineConfig config;
   config.scheduler.max_num_seqs = 1;
   config.max_waiting_requests = 2;
+  Collector collector;  // outlives the engine, whose shutdown still reports to it
   EngineFixture fixture(64, config);
-  Collector collector;
   int accepted = 0;
   int overloaded = 0;
   for (size_t i = 0; i < 10; ++i) {

@@ -707,18 +707,23 @@ TEST(SamplerBatch, RowResultDoesNotDependOnTheRestOfTheBatch) {
   }
 }
 
-TEST(SamplerBatch, AFailingRowThrowsAfterTheBatch) {
+// A broken row fails alone: its result carries the error, the other rows are sampled as usual.
+TEST(SamplerBatch, AFailingRowReportsItsErrorAndTheOthersAreSampled) {
   std::vector<Row> rows = mixed_rows(8, 100);
   rows[5].banned_ids = {100};  // outside the row: a broken invariant upstream
   std::vector<SampleInput> inputs;
   for (const Row& row : rows) inputs.push_back(row.input());
-  ThreadPool pool(2);
-  std::vector<SampleResult> results(inputs.size());
-  EXPECT_THROW(Sampler(&pool).sample(inputs, results), Error);
-  inputs.erase(inputs.begin() + 5);  // the pool is still usable
-  results.resize(inputs.size());
-  Sampler(&pool).sample(inputs, results);
-  expect_same_result(results[0], Sampler().sample_one(inputs[0]));
+  for (size_t threads : {size_t{1}, size_t{2}}) {
+    ThreadPool pool(static_cast<int>(threads));
+    std::vector<SampleResult> results(inputs.size());
+    Sampler(&pool).sample(inputs, results);
+    EXPECT_NE(results[5].error.find("outside the logits row"), std::string::npos) << results[5].error;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (i == 5) continue;
+      EXPECT_EQ(results[i].error, "");
+      expect_same_result(results[i], Sampler().sample_one(inputs[i]));
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
