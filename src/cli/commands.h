@@ -10,5 +10,6 @@ namespace hanlin::cli {
 void add_generate_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_render_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace hanlin::cli

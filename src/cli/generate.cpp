@@ -2,11 +2,8 @@
 // --batch JSONL file, all submitted at once so they are batched together.
 #include <algorithm>
 #include <charconv>
-#include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
-#include <numeric>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,24 +12,20 @@
 
 #include "cli/commands.h"
 #include "cli/generate_requests.h"
+#include "cli/model_loading.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "engine/engine_core.h"
-#include "io/model_config.h"
-#include "model/kv_cache.h"
-#include "model/presets.h"
 #include "model/qwen3.h"
 #include "text/tokenizer.h"
 
 namespace hanlin::cli {
 namespace {
 
-using model::KvCache;
 using model::Qwen3Model;
 
 struct GenerateOptions {
-  std::string model_dir;
-  std::string tokenizer_dir;
+  ModelOptions model;
   std::optional<std::string> prompt;
   std::optional<std::string> prompt_ids;
   std::optional<std::string> batch_file;
@@ -51,21 +44,7 @@ struct GenerateOptions {
   std::vector<std::string> stop;
   bool ignore_eos = false;
   bool json = false;
-  std::string load_format = "auto";
-  std::string preset;
-  int threads = 0;
-  double kv_cache_gb = 4.0;
-  int32_t max_num_seqs = 256;
-  int32_t max_num_batched_tokens = 2048;
-  bool no_prefix_caching = false;
 };
-
-// 0.7 → "0.7", 1e-05 → "1e-05": numbers as the user typed them, not std::to_string's "0.700000".
-std::string format_number(double value) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%g", value);
-  return text;
-}
 
 // "1,2,3" → {1, 2, 3}; spaces around ids are allowed, anything else is an error naming the item.
 std::vector<int32_t> parse_prompt_ids(const std::string& text) {
@@ -95,57 +74,7 @@ void check_options(const GenerateOptions& options) {
           "give exactly one of --prompt TEXT, --prompt-ids IDS and --batch FILE.jsonl");
   require(options.max_tokens >= 1, ErrorKind::kInvalidArgument,
           "--max-tokens must be at least 1, got " + std::to_string(options.max_tokens));
-  require(std::isfinite(options.kv_cache_gb) && options.kv_cache_gb > 0, ErrorKind::kInvalidArgument,
-          "--kv-cache-gb must be a positive number of GiB, got " + format_number(options.kv_cache_gb));
-  require(options.threads >= 0, ErrorKind::kInvalidArgument,
-          "--threads must be 0 (all cores) or more, got " + std::to_string(options.threads));
-  require(options.max_num_seqs >= 1 && options.max_num_batched_tokens >= 1, ErrorKind::kInvalidArgument,
-          "--max-num-seqs and --max-num-batched-tokens must be at least 1");
-  require(!options.preset.empty() || !options.model_dir.empty(), ErrorKind::kInvalidArgument,
-          "--model DIR is required (or --load-format dummy --preset NAME)");
-  require(options.preset.empty() || options.load_format == "dummy", ErrorKind::kInvalidArgument,
-          "--preset gives shapes for random weights and needs --load-format dummy");
-  if (!options.model_dir.empty()) {
-    require(std::filesystem::is_directory(options.model_dir), ErrorKind::kNotFound,
-            "--model: '" + options.model_dir + "' is not a directory");
-  }
-}
-
-std::string model_file(const std::string& model_dir, const char* name) {
-  return (std::filesystem::path(model_dir) / name).string();
-}
-
-// The config the run will use: a preset's, or the model folder's config.json.
-io::ModelConfig load_config(const GenerateOptions& options) {
-  if (!options.preset.empty()) return model::preset_config(options.preset);
-  return io::load_model_config(model_file(options.model_dir, "config.json"));
-}
-
-Qwen3Model load_model(const GenerateOptions& options, const io::ModelConfig& config, ThreadPool& pool) {
-  if (options.load_format == "auto") return Qwen3Model::load(options.model_dir, pool);
-  return Qwen3Model::dummy(config, /*seed=*/0, pool);
-}
-
-// --tokenizer DIR, else the model folder when it holds tokenizer.json; none otherwise.
-std::optional<text::Tokenizer> load_tokenizer(const GenerateOptions& options) {
-  std::string dir = options.tokenizer_dir;
-  if (dir.empty() && !options.model_dir.empty() &&
-      std::filesystem::exists(model_file(options.model_dir, "tokenizer.json"))) {
-    dir = options.model_dir;
-  }
-  if (dir.empty()) return std::nullopt;
-  return text::Tokenizer::load(dir);
-}
-
-// generation_config.json's eos ids win over config.json's, as in transformers' generate().
-std::vector<int32_t> eos_token_ids(const GenerateOptions& options, const io::ModelConfig& config) {
-  std::vector<int64_t> ids = config.eos_token_ids;
-  if (!options.model_dir.empty()) {
-    const io::GenerationConfig generation =
-        io::load_generation_config(model_file(options.model_dir, "generation_config.json"));
-    if (!generation.eos_token_ids.empty()) ids = generation.eos_token_ids;
-  }
-  return std::vector<int32_t>(ids.begin(), ids.end());
+  check_model_options(options.model);
 }
 
 // The request the flags describe; batch lines start from it.
@@ -225,22 +154,6 @@ void validate_inputs(Inputs& inputs, const engine::RequestLimits& limits, bool s
   }
 }
 
-int64_t kv_cache_blocks(const GenerateOptions& options, const io::ModelConfig& config) {
-  const int64_t blocks = KvCache::num_blocks_for_budget(config, options.kv_cache_gb);
-  require(blocks >= 1, ErrorKind::kInvalidArgument,
-          "--kv-cache-gb " + format_number(options.kv_cache_gb) + " holds no KV block (one takes " +
-              std::to_string(KvCache::bytes_per_block(config)) + " bytes)");
-  return blocks;
-}
-
-engine::EngineConfig engine_config(const GenerateOptions& options) {
-  engine::EngineConfig config;
-  config.scheduler.max_num_seqs = options.max_num_seqs;
-  config.scheduler.max_num_batched_tokens = options.max_num_batched_tokens;
-  config.enable_prefix_caching = !options.no_prefix_caching;
-  return config;
-}
-
 // Submits every valid request at once and steps until all are done.
 std::vector<GeneratedResult> run_requests(engine::EngineCore& core, Inputs& inputs) {
   std::vector<GeneratedResult> results(inputs.requests.size());
@@ -276,33 +189,20 @@ void print_result(const GeneratedResult& result, bool as_json, bool with_text) {
 
 void run_generate(const GenerateOptions& options) {
   check_options(options);
-  const std::optional<text::Tokenizer> tokenizer = load_tokenizer(options);
-  const text::Tokenizer* tokenizer_ptr = tokenizer ? &*tokenizer : nullptr;
-  Inputs inputs = read_inputs(options, tokenizer_ptr);
-  const io::ModelConfig config = load_config(options);
-  KvCache cache(config, kv_cache_blocks(options, config));
-  const engine::EngineConfig engine_settings = engine_config(options);
-  validate_inputs(inputs, engine::request_limits(config, cache, engine_settings, tokenizer_ptr != nullptr),
-                  !options.batch_file.has_value());
-  ThreadPool pool(options.threads);
-  Qwen3Model model = load_model(options, config, pool);
-  engine::EngineCore core(model, cache, tokenizer_ptr, eos_token_ids(options, model.config()), engine_settings, &pool);
+  ModelSetup setup = prepare_model(options.model);
+  const text::Tokenizer* tokenizer = setup.tokenizer_or_null();
+  Inputs inputs = read_inputs(options, tokenizer);
+  validate_inputs(inputs, setup.limits(), !options.batch_file.has_value());
+  ThreadPool pool(options.model.threads);
+  Qwen3Model model = load_weights(options.model, setup.config, pool);
+  engine::EngineCore core(model, *setup.cache, tokenizer, setup.eos_token_ids, setup.engine_config, &pool);
   const std::vector<GeneratedResult> results = run_requests(core, inputs);
   bool any_failed = false;
   for (const GeneratedResult& result : results) {
-    print_result(result, options.json, tokenizer_ptr != nullptr);
+    print_result(result, options.json, tokenizer != nullptr);
     any_failed = any_failed || !result.error.empty();
   }
   require(!any_failed, ErrorKind::kInvalidArgument, "some requests failed; their lines hold the errors");
-}
-
-std::string preset_list() {
-  std::string names;
-  for (const std::string& name : model::preset_names()) {
-    if (!names.empty()) names += ", ";
-    names += name;
-  }
-  return names;
 }
 
 void add_sampling_flags(CLI::App& command, GenerateOptions& options) {
@@ -326,26 +226,13 @@ void add_sampling_flags(CLI::App& command, GenerateOptions& options) {
   command.add_option("--min-tokens", options.min_tokens, "No stop before this many new tokens")->capture_default_str();
 }
 
-void add_engine_flags(CLI::App& command, GenerateOptions& options) {
-  command.add_option("--threads", options.threads, "CPU threads; 0 means one per hardware thread")->capture_default_str();
-  command.add_option("--kv-cache-gb", options.kv_cache_gb, "KV cache memory in GiB")->capture_default_str();
-  command.add_option("--max-num-seqs", options.max_num_seqs, "Most sequences in one step")->capture_default_str();
-  command.add_option("--max-num-batched-tokens", options.max_num_batched_tokens,
-                     "Most tokens in one step (long prompts are prefilled in chunks of this)")
-      ->capture_default_str();
-  command.add_flag("--no-prefix-caching", options.no_prefix_caching, "Do not reuse the KV blocks of shared prefixes");
-}
-
 }  // namespace
 
 void add_generate_command(CLI::App& app) {
   auto options = std::make_shared<GenerateOptions>();
   CLI::App* command = app.add_subcommand(
       "generate", "Continue prompts through the engine: one from the flags, or many from a JSONL file, batched together");
-  command->add_option("--model", options->model_dir,
-                      "Model folder: config.json, generation_config.json, safetensors (one file or shards), "
-                      "tokenizer.json");
-  command->add_option("--tokenizer", options->tokenizer_dir, "Folder with tokenizer.json, when --model has none");
+  add_model_flags(*command, options->model);
   command->add_option("--prompt", options->prompt, "Prompt text, tokenized as is (no chat template)");
   command->add_option("--prompt-ids", options->prompt_ids, "Prompt token ids, comma separated, e.g. 151644,872,198");
   command->add_option("--batch", options->batch_file,
@@ -356,15 +243,8 @@ void add_generate_command(CLI::App& app) {
                     "Keep going past end-of-sequence ids (generation_config.json's, else config.json's)");
   command->add_flag("--json", options->json,
                     "Print one JSON line per request: {\"token_ids\": [...], \"text\": ..., \"finish_reason\": ...}");
-  command->add_option("--load-format", options->load_format,
-                      "auto: weights from the safetensors; dummy: random bf16 weights of the config's shapes")
-      ->check(CLI::IsMember({"auto", "dummy"}))
-      ->capture_default_str();
-  command->add_option("--preset", options->preset,
-                      "With --load-format dummy: model shapes by name instead of --model's config.json (" +
-                          preset_list() + ")");
   add_sampling_flags(*command, *options);
-  add_engine_flags(*command, *options);
+  add_engine_flags(*command, options->model);
   command->callback([options] { run_generate(*options); });
 }
 

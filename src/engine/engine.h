@@ -27,6 +27,9 @@ class Engine {
   // the field, or Error(kResourceExhausted) when max_waiting_requests are already waiting.
   // Nothing is scheduled for a request that throws.
   RequestId submit(Request request, OutputCallback on_output);
+  // What submit() checks first, without queuing: Error(kInvalidArgument) naming the field.
+  // Returns the new tokens the request may make.
+  int64_t validate(Request& request) const { return core_.validate(request); }
   // The request ends with FinishReason::kAbort within one step; its blocks are freed then.
   void abort(RequestId id);
   // As of the end of the last step.

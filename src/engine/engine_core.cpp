@@ -74,6 +74,7 @@ void EngineCore::add_validated(RequestId id, Request request, int64_t max_tokens
   state->max_tokens = max_tokens;
   state->seed = request.sampling.seed ? *request.sampling.seed : seed_source_();
   state->arrival = next_arrival_++;
+  state->added_at = std::chrono::steady_clock::now();
   state->on_output = std::move(on_output);
   state->request = std::move(request);
   const StoppingParams& stopping = state->request.stopping;
@@ -106,6 +107,7 @@ bool EngineCore::step() {
   const SchedulerOutput scheduled = scheduler_.schedule();
   if (scheduled.empty()) return false;
   ++num_steps_;
+  note_queue_times(scheduled);
   StepOutputs outputs;
   Tensor logits;
   try {
@@ -124,6 +126,14 @@ bool EngineCore::step() {
   sample_and_stop(scheduled, logits, outputs);
   deliver(outputs);
   return true;
+}
+
+void EngineCore::note_queue_times(const SchedulerOutput& step) {
+  const auto now = std::chrono::steady_clock::now();
+  for (const ScheduledChunk& chunk : step.chunks) {
+    RequestState& request = *chunk.seq->request;
+    if (!request.queue_seconds) request.queue_seconds = std::chrono::duration<double>(now - request.added_at).count();
+  }
 }
 
 void EngineCore::sample_and_stop(const SchedulerOutput& step, const Tensor& logits, StepOutputs& outputs) {
@@ -268,6 +278,7 @@ void EngineCore::deliver(StepOutputs& outputs) {
     output.finished = request->num_finished == request->request.n;
     output.num_prompt_tokens = static_cast<int64_t>(request->request.prompt_ids.size());
     output.num_cached_prompt_tokens = request->num_cached_prompt_tokens;
+    output.queue_seconds = request->queue_seconds;
     std::sort(output.completions.begin(), output.completions.end(),
               [](const CompletionDelta& a, const CompletionDelta& b) { return a.index < b.index; });
     try {

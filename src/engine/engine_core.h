@@ -84,6 +84,7 @@ class EngineCore {
  private:
   struct StepOutputs;
 
+  void note_queue_times(const SchedulerOutput& step);
   void sample_and_stop(const SchedulerOutput& step, const Tensor& logits, StepOutputs& outputs);
   void fork_completions(Sequence& first);
   SampleInput sample_input(const Sequence& seq, std::span<const float> logits) const;

@@ -93,6 +93,7 @@ struct RequestOutput {
   bool finished = false;                     // every completion has finished
   int64_t num_prompt_tokens = 0;             // after truncation
   int64_t num_cached_prompt_tokens = 0;      // served from the prefix cache (first completion)
+  std::optional<double> queue_seconds;       // waiting time before the first step that ran it
   std::string error;                         // set with FinishReason::kError
 };
 

@@ -3,6 +3,7 @@
 // text state. Owned and touched by the engine thread only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -58,6 +59,8 @@ struct RequestState {
   int32_t num_finished = 0;
   int64_t num_cached_prompt_tokens = 0;  // prefix cache hit of the first admission
   bool started = false;                  // sequence 0 has been scheduled once
+  std::chrono::steady_clock::time_point added_at;
+  std::optional<double> queue_seconds;  // from add to the first step that ran it
 };
 
 }  // namespace hanlin::engine

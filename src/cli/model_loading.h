@@ -1,0 +1,59 @@
+// What `generate` and `serve` share: the flags that choose a model and size the engine, and
+// loading it all (config, weights, tokenizer, eos ids, sampling defaults, KV cache).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "core/thread_pool.h"
+#include "engine/engine_core.h"
+#include "io/model_config.h"
+#include "model/kv_cache.h"
+#include "model/qwen3.h"
+#include "text/tokenizer.h"
+
+namespace hanlin::cli {
+
+struct ModelOptions {
+  std::string model_dir;
+  std::string tokenizer_dir;
+  std::string load_format = "auto";
+  std::string preset;
+  int threads = 0;
+  double kv_cache_gb = 4.0;
+  int32_t max_num_seqs = 256;
+  int32_t max_num_batched_tokens = 2048;
+  int64_t max_model_len = 0;
+  bool no_prefix_caching = false;
+};
+
+void add_model_flags(CLI::App& command, ModelOptions& options);
+void add_engine_flags(CLI::App& command, ModelOptions& options);
+// Flag combinations and ranges; Error(kInvalidArgument / kNotFound) naming the flag.
+void check_model_options(const ModelOptions& options);
+
+// 0.7 → "0.7": numbers in messages as the user typed them.
+std::string format_number(double value);
+
+// Everything but the weights: cheap, so requests can be checked before the weights load.
+struct ModelSetup {
+  io::ModelConfig config;
+  std::optional<text::Tokenizer> tokenizer;  // --tokenizer, else the model folder's, else none
+  std::vector<int32_t> eos_token_ids;        // generation_config.json's, else config.json's
+  engine::SamplingParams default_sampling;   // generation_config.json's sampling defaults
+  engine::EngineConfig engine_config;
+  std::unique_ptr<model::KvCache> cache;
+
+  const text::Tokenizer* tokenizer_or_null() const { return tokenizer ? &*tokenizer : nullptr; }
+  engine::RequestLimits limits() const;
+};
+
+ModelSetup prepare_model(const ModelOptions& options);
+model::Qwen3Model load_weights(const ModelOptions& options, const io::ModelConfig& config, ThreadPool& pool);
+
+}  // namespace hanlin::cli
