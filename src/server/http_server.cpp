@@ -75,15 +75,19 @@ class Session : public std::enable_shared_from_this<Session> {
     enqueue("0\r\n\r\n");
   }
 
-  void set_disconnect_callback(std::function<void()> callback) {
+  // `exchange` is the number of the exchange asking: a late request from one already answered
+  // must not attach to the next exchange on this connection.
+  void set_disconnect_callback(uint64_t exchange, std::function<void()> callback) {
+    if (exchange != exchange_number_) return;
     if (disconnected_) {
-      if (callback) callback();
+      if (callback) callback();  // gone before the callback arrived: cancel at once
       return;
     }
-    on_disconnect_ = std::move(callback);
+    if (busy_) on_disconnect_ = std::move(callback);
   }
 
   bool disconnected() const { return disconnected_.load(); }
+  uint64_t exchange_number() const { return exchange_number_; }
 
  private:
   void read_request() {
@@ -111,6 +115,7 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest request = parser_->release();
     const bool keep_alive = request.keep_alive() && keep_alive_allowed_->load();
     set_busy(true);
+    ++exchange_number_;
     stream_.expires_never();
     watch_for_disconnect();
     auto exchange = std::make_shared<Exchange>(shared_from_this(), keep_alive);
@@ -232,10 +237,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool ending_events_ = false;
   bool events_keep_alive_ = false;
   bool closed_ = false;
+  uint64_t exchange_number_ = 0;
 };
 
 Exchange::Exchange(std::shared_ptr<Session> session, bool keep_alive)
-    : session_(std::move(session)), keep_alive_(keep_alive) {}
+    : session_(std::move(session)), keep_alive_(keep_alive), number_(session_->exchange_number()) {}
 
 Exchange::~Exchange() {
   // A handler that forgot to answer must not leave the client hanging.
@@ -275,7 +281,9 @@ void Exchange::end_events() {
 }
 
 void Exchange::on_disconnect(std::function<void()> callback) {
-  session_->post([callback = std::move(callback)](Session& session) { session.set_disconnect_callback(callback); });
+  session_->post([number = number_, callback = std::move(callback)](Session& session) {
+    session.set_disconnect_callback(number, callback);
+  });
 }
 
 bool Exchange::is_disconnected() const { return session_->disconnected(); }

@@ -53,6 +53,7 @@ class Exchange {
  private:
   std::shared_ptr<Session> session_;
   bool keep_alive_;
+  uint64_t number_;  // which exchange of the connection this is
   std::atomic<bool> answered_{false};
 };
 

@@ -93,7 +93,7 @@ describe("connections", () => {
     await new Promise((resolve) => socket.on("connect", resolve));
     socket.write(post("/v1/completions", { prompt: "Once upon a time", max_tokens: 6000, ignore_eos: true, stream: true }));
     await new Promise((resolve) => socket.once("data", resolve));
-    assert.equal(await running(), 1);
+    assert.ok(await until(async () => (await running()) === 1), "the request is running");
     socket.destroy();
     assert.ok(await until(async () => (await running()) === 0), "aborted within moments");
     const generated = (await metric(server.baseUrl, 'vllm:generation_tokens_total{model_name="demo"}')) - before;
