@@ -194,7 +194,7 @@ void run_generate(const GenerateOptions& options) {
   Inputs inputs = read_inputs(options, tokenizer);
   validate_inputs(inputs, setup.limits(), !options.batch_file.has_value());
   ThreadPool pool(options.model.threads);
-  Qwen3Model model = load_weights(options.model, setup.config, pool);
+  Qwen3Model model = load_weights(options.model, setup, pool);
   engine::EngineCore core(model, *setup.cache, tokenizer, setup.eos_token_ids, setup.engine_config, &pool);
   const std::vector<GeneratedResult> results = run_requests(core, inputs);
   bool any_failed = false;

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "kernels/cuda/cuda_ops.h"
 #include "model/presets.h"
 
 namespace hanlin::cli {
@@ -60,12 +61,20 @@ engine::SamplingParams default_sampling(const io::GenerationConfig& generation) 
   return sampling;
 }
 
-int64_t kv_cache_blocks(const ModelOptions& options, const io::ModelConfig& config) {
-  const int64_t blocks = model::KvCache::num_blocks_for_budget(config, options.kv_cache_gb);
+int64_t kv_cache_blocks(const ModelOptions& options, const io::ModelConfig& config, Device device) {
+  const int64_t blocks = model::KvCache::num_blocks_for_budget(config, options.kv_cache_gb, device);
   require(blocks >= 1, ErrorKind::kInvalidArgument,
           "--kv-cache-gb " + format_number(options.kv_cache_gb) + " holds no KV block (one takes " +
-              std::to_string(model::KvCache::bytes_per_block(config)) + " bytes)");
+              std::to_string(model::KvCache::bytes_per_block(config, device)) + " bytes)");
   return blocks;
+}
+
+Device choose_device(const std::string& device) {
+  if (device == "cpu") return Device::kCpu;
+  const bool has_gpu = cuda::device_count() > 0;
+  require(has_gpu || device == "auto", ErrorKind::kUnsupported,
+          "--device cuda: no GPU found (or this hanlin was built without CUDA)");
+  return has_gpu ? Device::kCuda : Device::kCpu;
 }
 
 }  // namespace
@@ -83,6 +92,9 @@ void add_model_flags(CLI::App& command, ModelOptions& options) {
   command.add_option("--load-format", options.load_format,
                      "auto: weights from the safetensors; dummy: random bf16 weights of the config's shapes")
       ->check(CLI::IsMember({"auto", "dummy"}))
+      ->capture_default_str();
+  command.add_option("--device", options.device, "cuda, cpu, or auto (cuda when a GPU is present)")
+      ->check(CLI::IsMember({"auto", "cuda", "cpu"}))
       ->capture_default_str();
   command.add_option("--preset", options.preset,
                      "With --load-format dummy: model shapes by name instead of --model's config.json (" + preset_list() + ")");
@@ -133,13 +145,17 @@ ModelSetup prepare_model(const ModelOptions& options) {
   setup.engine_config.scheduler.max_num_batched_tokens = options.max_num_batched_tokens;
   setup.engine_config.enable_prefix_caching = !options.no_prefix_caching;
   setup.engine_config.max_model_len = options.max_model_len;
-  setup.cache = std::make_unique<model::KvCache>(setup.config, kv_cache_blocks(options, setup.config));
+  setup.device = choose_device(options.device);
+  setup.cache = std::make_unique<model::KvCache>(setup.config, kv_cache_blocks(options, setup.config, setup.device),
+                                                 setup.device);
   return setup;
 }
 
-model::Qwen3Model load_weights(const ModelOptions& options, const io::ModelConfig& config, ThreadPool& pool) {
-  if (options.load_format == "auto") return model::Qwen3Model::load(options.model_dir, pool);
-  return model::Qwen3Model::dummy(config, /*seed=*/0, pool);
+model::Qwen3Model load_weights(const ModelOptions& options, const ModelSetup& setup, ThreadPool& pool) {
+  model::Qwen3Model model = options.load_format == "auto" ? model::Qwen3Model::load(options.model_dir, pool)
+                                                          : model::Qwen3Model::dummy(setup.config, /*seed=*/0, pool);
+  if (setup.device == Device::kCuda) model.move_to_gpu();
+  return model;
 }
 
 }  // namespace hanlin::cli

@@ -24,6 +24,7 @@ struct ModelOptions {
   std::string tokenizer_dir;
   std::string load_format = "auto";
   std::string preset;
+  std::string device = "auto";  // auto: cuda when a GPU is present, else cpu
   int threads = 0;
   double kv_cache_gb = 4.0;
   int32_t max_num_seqs = 256;
@@ -47,6 +48,7 @@ struct ModelSetup {
   std::vector<int32_t> eos_token_ids;        // generation_config.json's, else config.json's
   engine::SamplingParams default_sampling;   // generation_config.json's sampling defaults
   engine::EngineConfig engine_config;
+  Device device = Device::kCpu;
   std::unique_ptr<model::KvCache> cache;
 
   const text::Tokenizer* tokenizer_or_null() const { return tokenizer ? &*tokenizer : nullptr; }
@@ -54,6 +56,7 @@ struct ModelSetup {
 };
 
 ModelSetup prepare_model(const ModelOptions& options);
-model::Qwen3Model load_weights(const ModelOptions& options, const io::ModelConfig& config, ThreadPool& pool);
+// The weights, on `setup.device` (copied to the GPU there).
+model::Qwen3Model load_weights(const ModelOptions& options, const ModelSetup& setup, ThreadPool& pool);
 
 }  // namespace hanlin::cli

@@ -104,7 +104,7 @@ void run_serve(const ServeOptions& options) {
   const std::optional<text::CheckpointTemplate> chat_template = load_template(options);
   setup.engine_config.max_waiting_requests = options.max_waiting_requests;
   ThreadPool pool(options.model.threads);
-  model::Qwen3Model model = load_weights(options.model, setup.config, pool);
+  model::Qwen3Model model = load_weights(options.model, setup, pool);
   const std::string name = served_name(options);
   server::ServerMetrics metrics(name);
   server::ServerContext context;

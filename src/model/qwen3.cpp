@@ -154,7 +154,12 @@ Tensor Qwen3Model::final_logits(const BatchView& batch, int64_t num_tokens) {
   return logits;
 }
 
+void Qwen3Model::move_to_gpu() {
+  if (!cuda_) cuda_ = std::make_unique<Qwen3CudaForward>(config_, weights_, rope_);
+}
+
 Tensor Qwen3Model::forward(const BatchView& batch, KvCache& cache) {
+  if (cuda_) return cuda_->forward(batch, cache);
   batch.validate(cache.num_blocks(), cache.block_size());
   if (cache.num_layers() != config_.num_hidden_layers) {
     throw Error(ErrorKind::kInternal, "KV cache has " + std::to_string(cache.num_layers()) +

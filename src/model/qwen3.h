@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "io/safetensors.h"
 #include "model/batch_view.h"
 #include "model/kv_cache.h"
+#include "model/qwen3_cuda.h"
 #include "model/qwen3_weights.h"
 #include "model/rope_frequencies.h"
 
@@ -34,6 +36,12 @@ class Qwen3Model {
   // throw Error(kInvalidArgument); a malformed view throws Error(kInternal). Reuses scratch
   // buffers, so one forward at a time per model.
   Tensor forward(const BatchView& batch, KvCache& cache);
+
+  // From now on the forward runs on the GPU: the weights are copied there as bf16 and the
+  // cache passed to forward() must be a GPU one. Throws Error naming what is missing (no GPU,
+  // a build without CUDA, too little GPU memory).
+  void move_to_gpu();
+  Device device() const { return cuda_ ? Device::kCuda : Device::kCpu; }
 
  private:
   // Activations of one forward; buffers hold `capacity` rows and are row-sliced per call.
@@ -60,6 +68,7 @@ class Qwen3Model {
   RopeFrequencies rope_;
   ThreadPool* pool_;
   Scratch scratch_;
+  std::unique_ptr<Qwen3CudaForward> cuda_;  // set once the model runs on the GPU
 };
 
 }  // namespace hanlin::model

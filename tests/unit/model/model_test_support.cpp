@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -21,7 +22,12 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path models_dir() { return fs::path(HANLIN_FIXTURES_DIR) / "models"; }
+// The fixtures of this checkout; HANLIN_FIXTURES_DIR in the environment overrides the built-in
+// path, so a test binary built on one machine can run from a copy of the tree on another.
+fs::path models_dir() {
+  const char* override_dir = std::getenv("HANLIN_FIXTURES_DIR");
+  return fs::path(override_dir != nullptr ? override_dir : HANLIN_FIXTURES_DIR) / "models";
+}
 
 TopLogits parse_top(const json& entry) {
   TopLogits top;
@@ -139,7 +145,7 @@ SequenceState sequential_blocks(int64_t num_tokens) {
 
 Tensor prefill_logits(Qwen3Model& model, std::span<const int32_t> prompt, std::span<const int32_t> positions) {
   SequenceState seq = sequential_blocks(static_cast<int64_t>(prompt.size()));
-  KvCache cache(model.config(), static_cast<int64_t>(seq.block_table.size()));
+  KvCache cache(model.config(), static_cast<int64_t>(seq.block_table.size()), model.device());
   BatchView view;
   append_rows(view, seq, prompt, positions);
   return model.forward(view, cache);

@@ -1,0 +1,45 @@
+// Device helpers for the bf16 kernels: kVec consecutive bf16 values loaded to or stored from
+// f32 registers in one access (16 bytes when kVec is 8, 2 bytes when kVec is 1).
+#pragma once
+
+#include <cuda_bf16.h>
+
+namespace hanlin::cuda {
+
+template <int kVec>
+__device__ __forceinline__ void load_bf16(const __nv_bfloat16* source, float (&values)[kVec]) {
+  static_assert(kVec == 8 || kVec == 1, "16-byte or scalar accesses only");
+  if constexpr (kVec == 8) {
+    const uint4 raw = *reinterpret_cast<const uint4*>(source);
+    const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&raw);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const float2 pair = __bfloat1622float2(pairs[k]);
+      values[2 * k] = pair.x;
+      values[2 * k + 1] = pair.y;
+    }
+  } else {
+    values[0] = __bfloat162float(*source);
+  }
+}
+
+// Rounds to nearest even, as hanlin::to_bf16 and torch do.
+template <int kVec>
+__device__ __forceinline__ void store_bf16(__nv_bfloat16* destination, const float (&values)[kVec]) {
+  static_assert(kVec == 8 || kVec == 1, "16-byte or scalar accesses only");
+  if constexpr (kVec == 8) {
+    uint4 raw;
+    __nv_bfloat162* pairs = reinterpret_cast<__nv_bfloat162*>(&raw);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) pairs[k] = __floats2bfloat162_rn(values[2 * k], values[2 * k + 1]);
+    *reinterpret_cast<uint4*>(destination) = raw;
+  } else {
+    *destination = __float2bfloat16_rn(values[0]);
+  }
+}
+
+__device__ __forceinline__ float round_to_bf16(float value) {
+  return __bfloat162float(__float2bfloat16_rn(value));
+}
+
+}  // namespace hanlin::cuda

@@ -1,0 +1,77 @@
+// The CUDA backend's ops: the same computations as kernels/ref (the oracle), over device
+// tensors, bf16 activations with f32 arithmetic inside each kernel, launched on a stream.
+// Integer inputs (token ids, positions, slots) are device tensors of int32 too: a step uploads
+// them once. Launchers check shapes and dtypes (Error(kInternal) on a caller bug) and every
+// CUDA call (Error(kInternal) naming the call, or kResourceExhausted when out of memory).
+//
+// Compiled only when the build has CUDA (HANLIN_CUDA); this header needs no CUDA headers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace hanlin::cuda {
+
+using Stream = void*;  // a cudaStream_t; nullptr is the default stream
+
+// Devices present (0 when there is no driver or GPU).
+int device_count();
+
+// A zero-filled device tensor; freed when its last copy goes.
+Tensor device_zeros(Shape shape, DType dtype);
+// Copies between host and device (synchronous).
+Tensor to_device(const Tensor& host);
+Tensor to_host(const Tensor& device);
+void synchronize(Stream stream);
+// Device to device, ordered on `stream`.
+void copy_device_bytes(void* destination, const void* source, size_t bytes, Stream stream);
+
+struct MemoryInfo {
+  size_t free_bytes = 0;
+  size_t total_bytes = 0;
+};
+MemoryInfo memory_info();
+
+// out[T, H] (bf16) = table[ids[t], :]; table [V, H] bf16; ids int32 [T], each in [0, V).
+void embedding(Tensor& out, const Tensor& table, const Tensor& ids, Stream stream);
+
+// out[T, H] = in / sqrt(mean(in²) + eps) * weight; in/out bf16 [T, H], weight bf16 [H]. out may alias in.
+void rms_norm(Tensor& out, const Tensor& in, const Tensor& weight, float eps, Stream stream);
+
+// residual[T, H] += x; out = rms_norm(residual) (all bf16; the sum is rounded to bf16 before
+// the norm, as a bf16 model's residual stream is).
+void add_rms_norm(Tensor& out, Tensor& residual, const Tensor& x, const Tensor& weight, float eps, Stream stream);
+
+// In place over the last dimension of x [T, heads, head_dim] bf16; weight bf16 [head_dim].
+void head_rms_norm(Tensor& x, const Tensor& weight, float eps, Stream stream);
+
+// Neox rotary embedding in place on x [T, heads, head_dim] bf16: angle = positions[t] *
+// inv_freq[i] in f32, cos/sin scaled by attention_scaling. positions int32 [T]; inv_freq f32 [head_dim / 2].
+void rope(Tensor& x, const Tensor& positions, const Tensor& inv_freq, float attention_scaling, Stream stream);
+
+// out[T, I] = silu(gate) * up, all bf16.
+void silu_mul(Tensor& out, const Tensor& gate, const Tensor& up, Stream stream);
+
+// k, v [T, kv_heads, head_dim] bf16 into the caches [num_blocks, block_size, kv_heads, head_dim]
+// bf16 at slot_mapping[t] (int32 [T]); -1 skips the row.
+void kv_cache_write(Tensor& k_cache, Tensor& v_cache, const Tensor& k, const Tensor& v, const Tensor& slot_mapping,
+                    Stream stream);
+
+// out[T, N] = in[T, K] · weight[N, K]ᵀ (+ bias[N]), bf16 in and out, f32 accumulation, through
+// cuBLASLt. bias may be null.
+void linear(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor* bias, Stream stream);
+
+// Causal attention of q [T, heads, head_dim] bf16 over the paged caches [num_blocks,
+// block_size, kv_heads, head_dim] bf16, written to out [T, heads, head_dim] bf16 (the
+// semantics of ops::paged_attention, ops.h). Per sequence s: seqs[s] = (q_start, q_len,
+// context_len) (int32 [S, 3]); its rows [q_start, q_start + q_len) sit at positions
+// context_len - q_len + i and attend to positions 0..that one; block_tables int32 [S,
+// max_blocks] maps position p to slot block_tables[s][p / block_size] * block_size + p %
+// block_size. row_seq int32 [T] names each row's sequence (-1: a row no sequence owns, left
+// as is). Query head h reads kv head h / (heads / kv_heads). All on the device.
+void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& seqs,
+                     const Tensor& block_tables, const Tensor& row_seq, float scale, Stream stream);
+
+}  // namespace hanlin::cuda

@@ -1,0 +1,39 @@
+// The CUDA ops in a build without CUDA: no device is ever found, and anything that would need
+// one says the build has no CUDA instead of failing to link.
+#ifndef HANLIN_HAS_CUDA
+
+#include "core/error.h"
+#include "kernels/cuda/cuda_ops.h"
+
+namespace hanlin::cuda {
+namespace {
+
+[[noreturn]] void no_cuda() {
+  throw Error(ErrorKind::kUnsupported, "this hanlin was built without CUDA (rebuild where nvcc is installed)");
+}
+
+}  // namespace
+
+int device_count() { return 0; }
+Tensor device_zeros(Shape, DType) { no_cuda(); }
+Tensor to_device(const Tensor&) { no_cuda(); }
+Tensor to_host(const Tensor&) { no_cuda(); }
+void synchronize(Stream) { no_cuda(); }
+void copy_device_bytes(void*, const void*, size_t, Stream) { no_cuda(); }
+MemoryInfo memory_info() { no_cuda(); }
+void embedding(Tensor&, const Tensor&, const Tensor&, Stream) { no_cuda(); }
+void rms_norm(Tensor&, const Tensor&, const Tensor&, float, Stream) { no_cuda(); }
+void add_rms_norm(Tensor&, Tensor&, const Tensor&, const Tensor&, float, Stream) { no_cuda(); }
+void head_rms_norm(Tensor&, const Tensor&, float, Stream) { no_cuda(); }
+void rope(Tensor&, const Tensor&, const Tensor&, float, Stream) { no_cuda(); }
+void silu_mul(Tensor&, const Tensor&, const Tensor&, Stream) { no_cuda(); }
+void kv_cache_write(Tensor&, Tensor&, const Tensor&, const Tensor&, const Tensor&, Stream) { no_cuda(); }
+void linear(Tensor&, const Tensor&, const Tensor&, const Tensor*, Stream) { no_cuda(); }
+void paged_attention(Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                     float, Stream) {
+  no_cuda();
+}
+
+}  // namespace hanlin::cuda
+
+#endif  // HANLIN_HAS_CUDA

@@ -1,0 +1,246 @@
+// Qwen3CudaForward: device weights, the per-step upload of the batch's integers, and the layer
+// loop through hanlin::cuda ops on the default stream.
+#include "model/qwen3_cuda.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/cuda/cuda_ops.h"
+
+namespace hanlin::model {
+namespace {
+
+constexpr cuda::Stream kStream = nullptr;
+
+bool is_present(const Tensor& tensor) { return tensor.defined() && tensor.numel() > 0; }
+
+const Tensor* optional_tensor(const Tensor& tensor) { return is_present(tensor) ? &tensor : nullptr; }
+
+// The tensor as bf16 on the host: itself when it is bf16 already.
+Tensor as_bf16(const Tensor& host) {
+  if (host.dtype() == DType::kBF16) return host;
+  Tensor converted = Tensor::zeros(host.shape(), DType::kBF16);
+  bf16* out = converted.data<bf16>();
+  for (int64_t i = 0; i < host.numel(); ++i) {
+    out[i] = to_bf16(host.dtype() == DType::kF32 ? host.data<float>()[i] : to_f32(host.data<f16>()[i]));
+  }
+  return converted;
+}
+
+Tensor upload_ints(const std::vector<int32_t>& values, Shape shape) {
+  if (values.empty()) return cuda::device_zeros(std::move(shape), DType::kI32);
+  return cuda::to_device(Tensor::borrow(const_cast<int32_t*>(values.data()), std::move(shape), DType::kI32));
+}
+
+int64_t weights_bytes(const Qwen3Weights& weights) {
+  int64_t bytes = 0;
+  auto add = [&](const Tensor& tensor) {
+    if (is_present(tensor)) bytes += tensor.numel() * 2;  // as bf16
+  };
+  add(weights.embed_tokens);
+  add(weights.final_norm);
+  if (weights.lm_head.raw() != weights.embed_tokens.raw()) add(weights.lm_head);
+  for (const Qwen3LayerWeights& layer : weights.layers) {
+    for (const Tensor* tensor : {&layer.input_norm, &layer.q_proj, &layer.k_proj, &layer.v_proj, &layer.o_proj,
+                                 &layer.q_bias, &layer.k_bias, &layer.v_bias, &layer.o_bias, &layer.q_norm,
+                                 &layer.k_norm, &layer.post_attention_norm, &layer.gate_proj, &layer.up_proj,
+                                 &layer.down_proj}) {
+      add(*tensor);
+    }
+  }
+  return bytes;
+}
+
+void check_fits(int64_t bytes) {
+  const cuda::MemoryInfo memory = cuda::memory_info();
+  const auto gib = [](double value) { return std::to_string(value / double(1 << 30)).substr(0, 5) + " GiB"; };
+  require(static_cast<size_t>(bytes) < memory.free_bytes, ErrorKind::kResourceExhausted,
+          "the model's weights need " + gib(static_cast<double>(bytes)) + " of GPU memory but only " +
+              gib(static_cast<double>(memory.free_bytes)) + " of " + gib(static_cast<double>(memory.total_bytes)) +
+              " are free");
+}
+
+Tensor device_copy(const Tensor& host) { return is_present(host) ? cuda::to_device(as_bf16(host)) : Tensor(); }
+
+Qwen3Weights device_weights(const Qwen3Weights& host) {
+  Qwen3Weights device;
+  device.embed_tokens = device_copy(host.embed_tokens);
+  device.final_norm = device_copy(host.final_norm);
+  // Tied embeddings stay one buffer on the device too.
+  device.lm_head = host.lm_head.raw() == host.embed_tokens.raw() ? device.embed_tokens : device_copy(host.lm_head);
+  for (const Qwen3LayerWeights& layer : host.layers) {
+    Qwen3LayerWeights& out = device.layers.emplace_back();
+    out.input_norm = device_copy(layer.input_norm);
+    out.q_proj = device_copy(layer.q_proj);
+    out.k_proj = device_copy(layer.k_proj);
+    out.v_proj = device_copy(layer.v_proj);
+    out.o_proj = device_copy(layer.o_proj);
+    out.q_bias = device_copy(layer.q_bias);
+    out.k_bias = device_copy(layer.k_bias);
+    out.v_bias = device_copy(layer.v_bias);
+    out.o_bias = device_copy(layer.o_bias);
+    out.q_norm = device_copy(layer.q_norm);
+    out.k_norm = device_copy(layer.k_norm);
+    out.post_attention_norm = device_copy(layer.post_attention_norm);
+    out.gate_proj = device_copy(layer.gate_proj);
+    out.up_proj = device_copy(layer.up_proj);
+    out.down_proj = device_copy(layer.down_proj);
+  }
+  return device;
+}
+
+}  // namespace
+
+Qwen3CudaForward::Qwen3CudaForward(const io::ModelConfig& config, const Qwen3Weights& host_weights,
+                                   const RopeFrequencies& rope)
+    : config_(config), attention_scaling_(rope.attention_scaling), weight_bytes_(weights_bytes(host_weights)) {
+  require(cuda::device_count() > 0, ErrorKind::kUnsupported, "--device cuda: no GPU found");
+  check_fits(weight_bytes_);
+  weights_ = device_weights(host_weights);
+  inv_freq_ = cuda::to_device(rope.inv_freq);
+}
+
+Qwen3CudaForward::DeviceBatch Qwen3CudaForward::upload(const BatchView& batch) {
+  const auto num_tokens = batch.num_tokens();
+  const auto num_seqs = static_cast<int64_t>(batch.seqs.size());
+  size_t max_blocks = 1;
+  for (const ops::AttentionSeq& seq : batch.seqs) max_blocks = std::max(max_blocks, seq.block_table.size());
+  std::vector<int32_t> seqs, tables(static_cast<size_t>(num_seqs) * max_blocks, 0);
+  std::vector<int32_t> row_seq(static_cast<size_t>(num_tokens), -1);
+  for (size_t s = 0; s < batch.seqs.size(); ++s) {
+    const ops::AttentionSeq& seq = batch.seqs[s];
+    seqs.insert(seqs.end(), {seq.q_start, seq.q_len, seq.context_len});
+    std::copy(seq.block_table.begin(), seq.block_table.end(), tables.begin() + static_cast<std::ptrdiff_t>(s * max_blocks));
+    std::fill_n(row_seq.begin() + seq.q_start, seq.q_len, static_cast<int32_t>(s));
+  }
+  DeviceBatch device;
+  device.token_ids = upload_ints(batch.token_ids, {num_tokens});
+  device.positions = upload_ints(batch.positions, {num_tokens});
+  device.slot_mapping = upload_ints(batch.slot_mapping, {num_tokens});
+  device.seqs = upload_ints(seqs, {num_seqs, 3});
+  device.block_tables = upload_ints(tables, {num_seqs, static_cast<int64_t>(max_blocks)});
+  device.row_seq = upload_ints(row_seq, {num_tokens});
+  device.logits_rows = upload_ints(batch.logits_rows, {static_cast<int64_t>(batch.logits_rows.size())});
+  return device;
+}
+
+void Qwen3CudaForward::ensure_scratch(int64_t num_tokens) {
+  if (num_tokens <= scratch_.capacity) return;
+  const int64_t hidden = config_.hidden_size;
+  const int64_t q_width = config_.num_attention_heads * config_.head_dim;
+  const int64_t kv_width = config_.num_key_value_heads * config_.head_dim;
+  const int64_t inter = config_.intermediate_size;
+  scratch_ = Scratch{};  // free the old buffers before taking bigger ones
+  auto make = [&](int64_t width) { return cuda::device_zeros({num_tokens, width}, DType::kBF16); };
+  scratch_.residual = make(hidden);
+  scratch_.normed = make(hidden);
+  scratch_.attn_out = make(hidden);
+  scratch_.mlp_out = make(hidden);
+  scratch_.q = make(q_width);
+  scratch_.attn = make(q_width);
+  scratch_.k = make(kv_width);
+  scratch_.v = make(kv_width);
+  scratch_.gate = make(inter);
+  scratch_.up = make(inter);
+  scratch_.activated = make(inter);
+  scratch_.capacity = num_tokens;
+}
+
+// normed [T, H] → attn_out [T, H]; writes this layer's K/V rows into the cache.
+void Qwen3CudaForward::attention_block(int64_t layer, const DeviceBatch& batch, KvCache& cache, int64_t num_tokens) {
+  const Qwen3LayerWeights& w = weights_.layers[static_cast<size_t>(layer)];
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  const int64_t head_dim = config_.head_dim;
+  const Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
+  Tensor q = scratch_.q.slice_rows(0, num_tokens);
+  Tensor k = scratch_.k.slice_rows(0, num_tokens);
+  Tensor v = scratch_.v.slice_rows(0, num_tokens);
+  cuda::linear(q, normed, w.q_proj, optional_tensor(w.q_bias), kStream);
+  cuda::linear(k, normed, w.k_proj, optional_tensor(w.k_bias), kStream);
+  cuda::linear(v, normed, w.v_proj, optional_tensor(w.v_bias), kStream);
+  Tensor q_heads = q.reshape({num_tokens, config_.num_attention_heads, head_dim});
+  Tensor k_heads = k.reshape({num_tokens, config_.num_key_value_heads, head_dim});
+  const Tensor v_heads = v.reshape({num_tokens, config_.num_key_value_heads, head_dim});
+  if (config_.qk_norm) {
+    cuda::head_rms_norm(q_heads, w.q_norm, eps, kStream);
+    cuda::head_rms_norm(k_heads, w.k_norm, eps, kStream);
+  }
+  cuda::rope(q_heads, batch.positions, inv_freq_, attention_scaling_, kStream);
+  cuda::rope(k_heads, batch.positions, inv_freq_, attention_scaling_, kStream);
+  cuda::kv_cache_write(cache.keys(layer), cache.values(layer), k_heads, v_heads, batch.slot_mapping, kStream);
+  Tensor attn = scratch_.attn.slice_rows(0, num_tokens);
+  Tensor attn_heads = attn.reshape({num_tokens, config_.num_attention_heads, head_dim});
+  // transformers scales scores by head_dim ** -0.5, a Python double, applied in f32.
+  const float scale = static_cast<float>(std::pow(static_cast<double>(head_dim), -0.5));
+  cuda::paged_attention(attn_heads, q_heads, cache.keys(layer), cache.values(layer), batch.seqs, batch.block_tables,
+                        batch.row_seq, scale, kStream);
+  Tensor attn_out = scratch_.attn_out.slice_rows(0, num_tokens);
+  cuda::linear(attn_out, attn, w.o_proj, optional_tensor(w.o_bias), kStream);
+}
+
+// normed [T, H] → mlp_out [T, H] = down(silu(gate(x)) · up(x)).
+void Qwen3CudaForward::mlp_block(int64_t layer, int64_t num_tokens) {
+  const Qwen3LayerWeights& w = weights_.layers[static_cast<size_t>(layer)];
+  const Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
+  Tensor gate = scratch_.gate.slice_rows(0, num_tokens);
+  Tensor up = scratch_.up.slice_rows(0, num_tokens);
+  cuda::linear(gate, normed, w.gate_proj, nullptr, kStream);
+  cuda::linear(up, normed, w.up_proj, nullptr, kStream);
+  Tensor activated = scratch_.activated.slice_rows(0, num_tokens);
+  cuda::silu_mul(activated, gate, up, kStream);
+  Tensor mlp_out = scratch_.mlp_out.slice_rows(0, num_tokens);
+  cuda::linear(mlp_out, activated, w.down_proj, nullptr, kStream);
+}
+
+// The last residual add and final norm over all rows, then lm_head on the requested rows only.
+Tensor Qwen3CudaForward::final_logits(const DeviceBatch& batch, int64_t num_tokens, int64_t num_rows) {
+  const int64_t vocab = config_.vocab_size;
+  Tensor logits = Tensor::zeros({num_rows, vocab}, DType::kF32);
+  if (num_rows == 0) return logits;
+  Tensor residual = scratch_.residual.slice_rows(0, num_tokens);
+  Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
+  cuda::add_rms_norm(normed, residual, scratch_.mlp_out.slice_rows(0, num_tokens), weights_.final_norm,
+                     static_cast<float>(config_.rms_norm_eps), kStream);
+  Tensor rows = cuda::device_zeros({num_rows, config_.hidden_size}, DType::kBF16);
+  cuda::embedding(rows, normed, batch.logits_rows, kStream);  // a gather of the rows asked for
+  Tensor device_logits = cuda::device_zeros({num_rows, vocab}, DType::kBF16);
+  cuda::linear(device_logits, rows, weights_.lm_head, nullptr, kStream);
+  const Tensor host = cuda::to_host(device_logits);
+  const bf16* from = host.data<bf16>();
+  float* to = logits.data<float>();
+  for (int64_t i = 0; i < logits.numel(); ++i) to[i] = to_f32(from[i]);
+  return logits;
+}
+
+Tensor Qwen3CudaForward::forward(const BatchView& batch, KvCache& cache) {
+  batch.validate(cache.num_blocks(), cache.block_size());
+  require(cache.device() == Device::kCuda, ErrorKind::kInternal, "the CUDA forward needs its KV cache on the GPU");
+  for (int32_t id : batch.token_ids) {
+    require(id >= 0 && id < config_.vocab_size, ErrorKind::kInvalidArgument,
+            "token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(config_.vocab_size) + ")");
+  }
+  const int64_t num_tokens = batch.num_tokens();
+  ensure_scratch(num_tokens);
+  const DeviceBatch device_batch = upload(batch);
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  Tensor residual = scratch_.residual.slice_rows(0, num_tokens);
+  Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
+  cuda::embedding(residual, weights_.embed_tokens, device_batch.token_ids, kStream);
+  for (int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
+    const Qwen3LayerWeights& w = weights_.layers[static_cast<size_t>(layer)];
+    if (layer == 0) {
+      cuda::rms_norm(normed, residual, w.input_norm, eps, kStream);
+    } else {
+      cuda::add_rms_norm(normed, residual, scratch_.mlp_out.slice_rows(0, num_tokens), w.input_norm, eps, kStream);
+    }
+    attention_block(layer, device_batch, cache, num_tokens);
+    cuda::add_rms_norm(normed, residual, scratch_.attn_out.slice_rows(0, num_tokens), w.post_attention_norm, eps, kStream);
+    mlp_block(layer, num_tokens);
+  }
+  return final_logits(device_batch, num_tokens, static_cast<int64_t>(batch.logits_rows.size()));
+}
+
+}  // namespace hanlin::model

@@ -1,0 +1,62 @@
+// The Qwen3 / Qwen2 forward on one GPU: the weights copied to the device as bf16 once, bf16
+// activations (f32 inside each kernel), the KV cache in bf16, and the requested logits rows
+// returned to the host as f32 for the sampler. The same layer structure as the CPU forward in
+// qwen3.cpp, through hanlin::cuda ops.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "io/model_config.h"
+#include "model/batch_view.h"
+#include "model/kv_cache.h"
+#include "model/qwen3_weights.h"
+#include "model/rope_frequencies.h"
+
+namespace hanlin::model {
+
+class Qwen3CudaForward {
+ public:
+  // Copies every weight to the device (converting f32/f16 ones to bf16). Throws
+  // Error(kResourceExhausted) naming the bytes needed when the GPU has too little memory.
+  Qwen3CudaForward(const io::ModelConfig& config, const Qwen3Weights& host_weights, const RopeFrequencies& rope);
+
+  // As Qwen3Model::forward: logits f32 [batch.logits_rows.size(), vocab] on the host. `cache`
+  // must be on the GPU.
+  Tensor forward(const BatchView& batch, KvCache& cache);
+
+  // Bytes of weights on the device.
+  int64_t weight_bytes() const { return weight_bytes_; }
+
+ private:
+  // The batch's integers on the device: one upload per step.
+  struct DeviceBatch {
+    Tensor token_ids, positions, slot_mapping;  // int32 [T]
+    Tensor seqs;                                // int32 [S, 3]: q_start, q_len, context_len
+    Tensor block_tables;                        // int32 [S, max_blocks]
+    Tensor row_seq;                             // int32 [T]
+    Tensor logits_rows;                         // int32 [R]
+  };
+  struct Scratch {
+    int64_t capacity = 0;
+    Tensor residual, normed, attn_out, mlp_out;  // [T, H]
+    Tensor q, attn;                              // [T, Nq·D]
+    Tensor k, v;                                 // [T, Nkv·D]
+    Tensor gate, up, activated;                  // [T, I]
+  };
+
+  static DeviceBatch upload(const BatchView& batch);
+  void ensure_scratch(int64_t num_tokens);
+  void attention_block(int64_t layer, const DeviceBatch& batch, KvCache& cache, int64_t num_tokens);
+  void mlp_block(int64_t layer, int64_t num_tokens);
+  Tensor final_logits(const DeviceBatch& batch, int64_t num_tokens, int64_t num_rows);
+
+  io::ModelConfig config_;
+  Qwen3Weights weights_;  // on the device, bf16
+  Tensor inv_freq_;       // f32 [head_dim / 2] on the device
+  float attention_scaling_ = 1.0f;
+  int64_t weight_bytes_ = 0;
+  Scratch scratch_;
+};
+
+}  // namespace hanlin::model
