@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -101,6 +102,7 @@ class Batch {
 
 struct Options {
   std::string preset = "qwen3-0.6b";
+  std::string device = "cpu";
   int threads = 0;
   double kv_cache_gb = 2.0;
   std::vector<int> concurrency = {1, 8, 32};
@@ -114,17 +116,25 @@ struct Setup {
   hanlin::io::ModelConfig config;
   ThreadPool pool;
   hanlin::model::Qwen3Model model;
+  hanlin::Device device;
   explicit Setup(const Options& options)
       : config(hanlin::model::preset_config(options.preset)),
         pool(options.threads),
-        model(hanlin::model::Qwen3Model::dummy(config, 1, pool)) {}
+        model(hanlin::model::Qwen3Model::dummy(config, 1, pool)),
+        device(options.device == "cuda" ? hanlin::Device::kCuda : hanlin::Device::kCpu) {
+    if (device == hanlin::Device::kCuda) model.move_to_gpu();
+  }
+  std::unique_ptr<hanlin::model::KvCache> cache(double gigabytes) const {
+    return std::make_unique<hanlin::model::KvCache>(
+        config, hanlin::model::KvCache::num_blocks_for_budget(config, gigabytes, device), device);
+  }
 };
 
 void throughput(Setup& setup, const Options& options) {
   std::printf("| concurrent requests | output tokens | wall time | output tok/s | per request tok/s |\n|---|---|---|---|---|\n");
   for (int concurrency : options.concurrency) {
-    hanlin::model::KvCache cache(setup.config, hanlin::model::KvCache::num_blocks_for_budget(setup.config, options.kv_cache_gb));
-    Engine engine(setup.model, cache, nullptr, {}, EngineConfig{}, &setup.pool);
+    const auto cache = setup.cache(options.kv_cache_gb);
+    Engine engine(setup.model, *cache, nullptr, {}, EngineConfig{}, &setup.pool);
     Batch batch(engine);
     const Clock::time_point start = Clock::now();
     for (int i = 0; i < concurrency; ++i) {
@@ -152,10 +162,10 @@ void shared_prefix(Setup& setup, const Options& options) {
   std::printf("\n| prefix cache | TTFT, first question | TTFT, second question (same system prompt) | cached prompt tokens |\n|---|---|---|---|\n");
   double ttft[2] = {0, 0};
   for (bool caching : {false, true}) {
-    hanlin::model::KvCache cache(setup.config, hanlin::model::KvCache::num_blocks_for_budget(setup.config, options.kv_cache_gb));
+    const auto cache = setup.cache(options.kv_cache_gb);
     EngineConfig config;
     config.enable_prefix_caching = caching;
-    Engine engine(setup.model, cache, nullptr, {}, config, &setup.pool);
+    Engine engine(setup.model, *cache, nullptr, {}, config, &setup.pool);
     Batch first(engine);
     first.submit(ask(1));
     first.wait();
@@ -176,6 +186,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Engine throughput and prefix-cache TTFT on the CPU (dummy weights at a real shape)"};
   Options options;
   app.add_option("--preset", options.preset, "Model shape")->capture_default_str();
+  app.add_option("--device", options.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   app.add_option("--threads", options.threads, "CPU threads; 0: all")->capture_default_str();
   app.add_option("--kv-cache-gb", options.kv_cache_gb, "KV cache GiB")->capture_default_str();
   app.add_option("--concurrency", options.concurrency, "Concurrent requests, one run each")->capture_default_str();
@@ -188,7 +199,8 @@ int main(int argc, char** argv) {
   app.add_flag("--skip-prefix", skip_prefix);
   CLI11_PARSE(app, argc, argv);
   Setup setup(options);
-  std::printf("model %s (dummy bf16 weights), %d threads\n\n", options.preset.c_str(), setup.pool.num_threads());
+  std::printf("model %s (dummy bf16 weights) on %s, %d CPU threads\n\n", options.preset.c_str(), options.device.c_str(),
+              setup.pool.num_threads());
   if (!skip_throughput) throughput(setup, options);
   if (!skip_prefix) shared_prefix(setup, options);
   return 0;

@@ -1,9 +1,32 @@
-// ThreadPool: static chunking of a loop over the pool's threads.
+// ThreadPool: static chunking of a loop over the pool's threads; spin-then-sleep hand-offs.
+//
+// Sleeping is safe against lost wake-ups: a waiter counts itself in num_sleeping_ and checks
+// its condition under the mutex; a waker changes the state first (seq_cst), then, if anyone
+// sleeps, takes the mutex before notifying. Either the waiter sees the new state, or the
+// waker sees the sleeper and its notify comes after the waiter is asleep.
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
 
 namespace hanlin {
+namespace {
+
+// Long enough to span the gap between the parallel loops of one forward; short enough that an
+// idle pool gives its cores back almost at once.
+constexpr auto kSpinTime = std::chrono::microseconds(50);
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(_M_X64)
+  _mm_pause();
+#endif
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int num_threads)
     : num_threads_(num_threads > 0 ? num_threads : std::max(1u, std::thread::hardware_concurrency())) {
@@ -11,12 +34,30 @@ ThreadPool::ThreadPool(int num_threads)
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  work_ready_.notify_all();
+  stopping_.store(true);
+  wake_sleepers();
   for (auto& worker : workers_) worker.join();
+}
+
+template <class Done>
+void ThreadPool::wait_until(const Done& done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+  for (int spins = 0; !done(); ++spins) {
+    cpu_relax();
+    if ((spins & 63) == 63 && std::chrono::steady_clock::now() > deadline) {
+      std::unique_lock lock(mutex_);
+      num_sleeping_.fetch_add(1);
+      wake_.wait(lock, done);
+      num_sleeping_.fetch_sub(1);
+      return;
+    }
+  }
+}
+
+void ThreadPool::wake_sleepers() {
+  if (num_sleeping_.load() == 0) return;
+  { std::lock_guard lock(mutex_); }
+  wake_.notify_all();
 }
 
 void ThreadPool::parallel_for(int64_t count, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
@@ -28,19 +69,15 @@ void ThreadPool::parallel_for(int64_t count, int64_t grain, const std::function<
     fn(0, count);
     return;
   }
-  {
-    std::lock_guard lock(mutex_);
-    task_ = &fn;
-    task_count_ = count;
-    task_chunk_ = (count + participants - 1) / participants;
-    num_participants_ = participants;
-    num_pending_ = participants - 1;
-    ++generation_;
-  }
-  work_ready_.notify_all();
+  task_ = &fn;
+  task_count_ = count;
+  task_chunk_ = (count + participants - 1) / participants;
+  num_pending_.store(participants - 1);
+  const uint64_t task_number = (ticket_.load() >> 16) + 1;
+  ticket_.store(task_number << 16 | static_cast<uint64_t>(participants));  // publishes the task (seq_cst)
+  wake_sleepers();
   run_chunks(0);
-  std::unique_lock lock(mutex_);
-  work_done_.wait(lock, [this] { return num_pending_ == 0; });
+  wait_until([this] { return num_pending_.load() == 0; });
   task_ = nullptr;
 }
 
@@ -51,18 +88,14 @@ void ThreadPool::run_chunks(int participant) {
 }
 
 void ThreadPool::worker_loop(int worker_index) {
-  uint64_t seen_generation = 0;
+  uint64_t seen_ticket = 0;
   for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      work_ready_.wait(lock, [&] { return stopping_ || generation_ != seen_generation; });
-      if (stopping_) return;
-      seen_generation = generation_;
-      if (worker_index >= num_participants_) continue;
-    }
+    wait_until([&] { return stopping_.load() || ticket_.load() != seen_ticket; });
+    if (stopping_.load()) return;
+    seen_ticket = ticket_.load();
+    if (worker_index >= static_cast<int>(seen_ticket & 0xffff)) continue;
     run_chunks(worker_index);
-    std::lock_guard lock(mutex_);
-    if (--num_pending_ == 0) work_done_.notify_one();
+    if (num_pending_.fetch_sub(1) == 1) wake_sleepers();
   }
 }
 

@@ -21,6 +21,9 @@ Tensor to_host(const Tensor&) { no_cuda(); }
 void synchronize(Stream) { no_cuda(); }
 void copy_device_bytes(void*, const void*, size_t, Stream) { no_cuda(); }
 MemoryInfo memory_info() { no_cuda(); }
+Tensor pinned_host_zeros(Shape, DType) { no_cuda(); }
+void copy_to_device_async(Tensor&, const Tensor&, Stream) { no_cuda(); }
+void copy_to_host_async(Tensor&, const Tensor&, Stream) { no_cuda(); }
 void embedding(Tensor&, const Tensor&, const Tensor&, Stream) { no_cuda(); }
 void rms_norm(Tensor&, const Tensor&, const Tensor&, float, Stream) { no_cuda(); }
 void add_rms_norm(Tensor&, Tensor&, const Tensor&, const Tensor&, float, Stream) { no_cuda(); }

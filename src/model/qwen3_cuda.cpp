@@ -30,11 +30,6 @@ Tensor as_bf16(const Tensor& host) {
   return converted;
 }
 
-Tensor upload_ints(const std::vector<int32_t>& values, Shape shape) {
-  if (values.empty()) return cuda::device_zeros(std::move(shape), DType::kI32);
-  return cuda::to_device(Tensor::borrow(const_cast<int32_t*>(values.data()), std::move(shape), DType::kI32));
-}
-
 int64_t weights_bytes(const Qwen3Weights& weights) {
   int64_t bytes = 0;
   auto add = [&](const Tensor& tensor) {
@@ -106,25 +101,70 @@ Qwen3CudaForward::Qwen3CudaForward(const io::ModelConfig& config, const Qwen3Wei
 Qwen3CudaForward::DeviceBatch Qwen3CudaForward::upload(const BatchView& batch) {
   const auto num_tokens = batch.num_tokens();
   const auto num_seqs = static_cast<int64_t>(batch.seqs.size());
-  size_t max_blocks = 1;
-  for (const ops::AttentionSeq& seq : batch.seqs) max_blocks = std::max(max_blocks, seq.block_table.size());
-  std::vector<int32_t> seqs, tables(static_cast<size_t>(num_seqs) * max_blocks, 0);
-  std::vector<int32_t> row_seq(static_cast<size_t>(num_tokens), -1);
-  for (size_t s = 0; s < batch.seqs.size(); ++s) {
-    const ops::AttentionSeq& seq = batch.seqs[s];
-    seqs.insert(seqs.end(), {seq.q_start, seq.q_len, seq.context_len});
-    std::copy(seq.block_table.begin(), seq.block_table.end(), tables.begin() + static_cast<std::ptrdiff_t>(s * max_blocks));
-    std::fill_n(row_seq.begin() + seq.q_start, seq.q_len, static_cast<int32_t>(s));
+  const auto num_rows = static_cast<int64_t>(batch.logits_rows.size());
+  int64_t max_blocks = 1;
+  for (const ops::AttentionSeq& seq : batch.seqs) max_blocks = std::max(max_blocks, static_cast<int64_t>(seq.block_table.size()));
+  // Layout: token ids, positions, slots, row → sequence (T each), sequences (3·S), logits rows
+  // (R), block tables (S·max_blocks).
+  const int64_t total = 4 * num_tokens + 3 * num_seqs + num_rows + num_seqs * max_blocks;
+  if (total > staging_.capacity) {
+    staging_.capacity = std::max(total, 2 * staging_.capacity);
+    staging_.host = cuda::pinned_host_zeros({staging_.capacity}, DType::kI32);
+    staging_.device = cuda::device_zeros({staging_.capacity}, DType::kI32);
   }
+  int32_t* host = staging_.host.data<int32_t>();
+  int64_t offset = 0;
+  auto take = [&](int64_t count) {
+    int32_t* at = host + offset;
+    offset += count;
+    return at;
+  };
+  int32_t* token_ids = take(num_tokens);
+  int32_t* positions = take(num_tokens);
+  int32_t* slots = take(num_tokens);
+  int32_t* row_seq = take(num_tokens);
+  int32_t* seqs = take(3 * num_seqs);
+  int32_t* rows = take(num_rows);
+  int32_t* tables = take(num_seqs * max_blocks);
+  std::copy(batch.token_ids.begin(), batch.token_ids.end(), token_ids);
+  std::copy(batch.positions.begin(), batch.positions.end(), positions);
+  std::copy(batch.slot_mapping.begin(), batch.slot_mapping.end(), slots);
+  std::copy(batch.logits_rows.begin(), batch.logits_rows.end(), rows);
+  std::fill_n(row_seq, num_tokens, -1);
+  std::fill_n(tables, num_seqs * max_blocks, 0);
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    const ops::AttentionSeq& seq = batch.seqs[static_cast<size_t>(s)];
+    seqs[3 * s] = seq.q_start;
+    seqs[3 * s + 1] = seq.q_len;
+    seqs[3 * s + 2] = seq.context_len;
+    std::copy(seq.block_table.begin(), seq.block_table.end(), tables + s * max_blocks);
+    std::fill_n(row_seq + seq.q_start, seq.q_len, static_cast<int32_t>(s));
+  }
+  Tensor device_part = staging_.device.slice_rows(0, total);
+  cuda::copy_to_device_async(device_part, staging_.host.slice_rows(0, total), kStream);
+  auto view = [&](const int32_t* host_at, Shape shape) {
+    int32_t* device_at = staging_.device.data<int32_t>() + (host_at - host);
+    return Tensor::borrow(device_at, std::move(shape), DType::kI32, {}, Device::kCuda);
+  };
   DeviceBatch device;
-  device.token_ids = upload_ints(batch.token_ids, {num_tokens});
-  device.positions = upload_ints(batch.positions, {num_tokens});
-  device.slot_mapping = upload_ints(batch.slot_mapping, {num_tokens});
-  device.seqs = upload_ints(seqs, {num_seqs, 3});
-  device.block_tables = upload_ints(tables, {num_seqs, static_cast<int64_t>(max_blocks)});
-  device.row_seq = upload_ints(row_seq, {num_tokens});
-  device.logits_rows = upload_ints(batch.logits_rows, {static_cast<int64_t>(batch.logits_rows.size())});
+  device.token_ids = view(token_ids, {num_tokens});
+  device.positions = view(positions, {num_tokens});
+  device.slot_mapping = view(slots, {num_tokens});
+  device.row_seq = view(row_seq, {num_tokens});
+  device.seqs = view(seqs, {num_seqs, 3});
+  device.logits_rows = view(rows, {num_rows});
+  device.block_tables = view(tables, {num_seqs, max_blocks});
   return device;
+}
+
+void Qwen3CudaForward::ensure_logits_buffers(int64_t num_rows) {
+  if (num_rows <= logits_buffers_.capacity) return;
+  LogitsBuffers& buffers = logits_buffers_;
+  buffers = LogitsBuffers{};
+  buffers.capacity = std::max<int64_t>(num_rows, 8);
+  buffers.rows = cuda::device_zeros({buffers.capacity, config_.hidden_size}, DType::kBF16);
+  buffers.device = cuda::device_zeros({buffers.capacity, config_.vocab_size}, DType::kBF16);
+  buffers.host = cuda::pinned_host_zeros({buffers.capacity, config_.vocab_size}, DType::kBF16);
 }
 
 void Qwen3CudaForward::ensure_scratch(int64_t num_tokens) {
@@ -199,16 +239,22 @@ void Qwen3CudaForward::mlp_block(int64_t layer, int64_t num_tokens) {
 Tensor Qwen3CudaForward::final_logits(const DeviceBatch& batch, int64_t num_tokens, int64_t num_rows) {
   const int64_t vocab = config_.vocab_size;
   Tensor logits = Tensor::zeros({num_rows, vocab}, DType::kF32);
-  if (num_rows == 0) return logits;
+  if (num_rows == 0) {
+    cuda::synchronize(kStream);  // the next step rewrites the staging buffer this step's copy reads
+    return logits;
+  }
   Tensor residual = scratch_.residual.slice_rows(0, num_tokens);
   Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
   cuda::add_rms_norm(normed, residual, scratch_.mlp_out.slice_rows(0, num_tokens), weights_.final_norm,
                      static_cast<float>(config_.rms_norm_eps), kStream);
-  Tensor rows = cuda::device_zeros({num_rows, config_.hidden_size}, DType::kBF16);
+  ensure_logits_buffers(num_rows);
+  Tensor rows = logits_buffers_.rows.slice_rows(0, num_rows);
   cuda::embedding(rows, normed, batch.logits_rows, kStream);  // a gather of the rows asked for
-  Tensor device_logits = cuda::device_zeros({num_rows, vocab}, DType::kBF16);
+  Tensor device_logits = logits_buffers_.device.slice_rows(0, num_rows);
   cuda::linear(device_logits, rows, weights_.lm_head, nullptr, kStream);
-  const Tensor host = cuda::to_host(device_logits);
+  Tensor host = logits_buffers_.host.slice_rows(0, num_rows);
+  cuda::copy_to_host_async(host, device_logits, kStream);
+  cuda::synchronize(kStream);
   const bf16* from = host.data<bf16>();
   float* to = logits.data<float>();
   for (int64_t i = 0; i < logits.numel(); ++i) to[i] = to_f32(from[i]);

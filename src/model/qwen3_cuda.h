@@ -45,7 +45,23 @@ class Qwen3CudaForward {
     Tensor gate, up, activated;                  // [T, I]
   };
 
-  static DeviceBatch upload(const BatchView& batch);
+  // Per-step staging: the batch's integers packed into one pinned host buffer and copied in one
+  // transfer; the logits rows gathered, projected and copied back through fixed buffers. They
+  // grow when a step needs more, and are reused otherwise (no allocation per step).
+  struct Staging {
+    int64_t capacity = 0;  // int32 elements
+    Tensor host;           // pinned int32 [capacity]
+    Tensor device;         // int32 [capacity]
+  };
+  struct LogitsBuffers {
+    int64_t capacity = 0;  // rows
+    Tensor rows;           // bf16 [capacity, H] on the device
+    Tensor device;         // bf16 [capacity, V] on the device
+    Tensor host;           // pinned bf16 [capacity, V]
+  };
+
+  DeviceBatch upload(const BatchView& batch);
+  void ensure_logits_buffers(int64_t num_rows);
   void ensure_scratch(int64_t num_tokens);
   void attention_block(int64_t layer, const DeviceBatch& batch, KvCache& cache, int64_t num_tokens);
   void mlp_block(int64_t layer, int64_t num_tokens);
@@ -57,6 +73,8 @@ class Qwen3CudaForward {
   float attention_scaling_ = 1.0f;
   int64_t weight_bytes_ = 0;
   Scratch scratch_;
+  Staging staging_;
+  LogitsBuffers logits_buffers_;
 };
 
 }  // namespace hanlin::model

@@ -28,6 +28,14 @@ void synchronize(Stream stream);
 // Device to device, ordered on `stream`.
 void copy_device_bytes(void* destination, const void* source, size_t bytes, Stream stream);
 
+// A zero-filled host tensor in page-locked memory, so copies to and from the device can run
+// asynchronously (per-step staging buffers).
+Tensor pinned_host_zeros(Shape shape, DType dtype);
+// Asynchronous copies of a tensor's bytes on `stream`; the sizes must match. The host side
+// should be pinned, or the copy is synchronous.
+void copy_to_device_async(Tensor& device, const Tensor& host, Stream stream);
+void copy_to_host_async(Tensor& host, const Tensor& device, Stream stream);
+
 struct MemoryInfo {
   size_t free_bytes = 0;
   size_t total_bytes = 0;

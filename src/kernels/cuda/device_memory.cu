@@ -2,6 +2,7 @@
 // stream synchronisation, and how many GPUs there are.
 #include <cuda_runtime.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -76,6 +77,45 @@ Tensor to_host(const Tensor& device) {
 void copy_device_bytes(void* destination, const void* source, size_t bytes, Stream stream) {
   if (bytes == 0) return;
   CUDA_CHECK(cudaMemcpyAsync(destination, source, bytes, cudaMemcpyDeviceToDevice, static_cast<cudaStream_t>(stream)));
+}
+
+Tensor pinned_host_zeros(Shape shape, DType dtype) {
+  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  if (bytes == 0) return Tensor::zeros(std::move(shape), dtype);
+  void* data = nullptr;
+  CUDA_CHECK(cudaHostAlloc(&data, bytes, cudaHostAllocDefault));
+  std::memset(data, 0, bytes);
+  std::shared_ptr<const void> owner(data, [](const void* pointer) { cudaFreeHost(const_cast<void*>(pointer)); });
+  return Tensor::borrow(data, std::move(shape), dtype, std::move(owner), Device::kCpu);
+}
+
+namespace {
+
+void check_same_size(const Tensor& a, const Tensor& b, const char* function) {
+  if (a.nbytes() != b.nbytes()) {
+    throw Error(ErrorKind::kInternal, std::string("cuda::") + function + ": " + std::to_string(a.nbytes()) +
+                                          " bytes into " + std::to_string(b.nbytes()));
+  }
+}
+
+}  // namespace
+
+void copy_to_device_async(Tensor& device, const Tensor& host, Stream stream) {
+  require_device(device, Device::kCuda, "copy_to_device_async");
+  require_device(host, Device::kCpu, "copy_to_device_async");
+  check_same_size(host, device, "copy_to_device_async");
+  if (host.nbytes() == 0) return;
+  CUDA_CHECK(cudaMemcpyAsync(device.raw(), host.raw(), host.nbytes(), cudaMemcpyHostToDevice,
+                             static_cast<cudaStream_t>(stream)));
+}
+
+void copy_to_host_async(Tensor& host, const Tensor& device, Stream stream) {
+  require_device(device, Device::kCuda, "copy_to_host_async");
+  require_device(host, Device::kCpu, "copy_to_host_async");
+  check_same_size(device, host, "copy_to_host_async");
+  if (host.nbytes() == 0) return;
+  CUDA_CHECK(cudaMemcpyAsync(host.raw(), device.raw(), host.nbytes(), cudaMemcpyDeviceToHost,
+                             static_cast<cudaStream_t>(stream)));
 }
 
 MemoryInfo memory_info() {
