@@ -103,6 +103,7 @@ class Batch {
 struct Options {
   std::string preset = "qwen3-0.6b";
   std::string device = "cpu";
+  bool cuda_graphs = true;
   int threads = 0;
   double kv_cache_gb = 2.0;
   std::vector<int> concurrency = {1, 8, 32};
@@ -122,7 +123,10 @@ struct Setup {
         pool(options.threads),
         model(hanlin::model::Qwen3Model::dummy(config, 1, pool)),
         device(options.device == "cuda" ? hanlin::Device::kCuda : hanlin::Device::kCpu) {
-    if (device == hanlin::Device::kCuda) model.move_to_gpu();
+    if (device == hanlin::Device::kCuda) {
+      model.move_to_gpu();
+      model.set_cuda_graphs(options.cuda_graphs);
+    }
   }
   std::unique_ptr<hanlin::model::KvCache> cache(double gigabytes) const {
     return std::make_unique<hanlin::model::KvCache>(
@@ -135,13 +139,19 @@ void throughput(Setup& setup, const Options& options) {
   for (int concurrency : options.concurrency) {
     const auto cache = setup.cache(options.kv_cache_gb);
     Engine engine(setup.model, *cache, nullptr, {}, EngineConfig{}, &setup.pool);
+    auto submit_all = [&](Batch& batch, uint32_t seed) {
+      for (int i = 0; i < concurrency; ++i) {
+        batch.submit(greedy(random_ids(static_cast<size_t>(options.prompt_tokens), seed + static_cast<uint32_t>(i),
+                                       setup.config.vocab_size),
+                            options.output_tokens));
+      }
+      batch.wait();
+    };
+    Batch warm_up(engine);  // first steps of each size pay one-time costs (CUDA graph capture, plans)
+    submit_all(warm_up, 5000);
     Batch batch(engine);
     const Clock::time_point start = Clock::now();
-    for (int i = 0; i < concurrency; ++i) {
-      batch.submit(greedy(random_ids(static_cast<size_t>(options.prompt_tokens), 1000 + static_cast<uint32_t>(i), setup.config.vocab_size),
-                          options.output_tokens));
-    }
-    batch.wait();
+    submit_all(batch, 1000);
     const double seconds = seconds_between(start, Clock::now());
     const double rate = static_cast<double>(batch.num_generated()) / seconds;
     std::printf("| %d | %lld | %.2f s | %.2f | %.2f |\n", concurrency, static_cast<long long>(batch.num_generated()), seconds,
@@ -194,10 +204,12 @@ int main(int argc, char** argv) {
   app.add_option("--output-tokens", options.output_tokens, "New tokens per request in the throughput runs")->capture_default_str();
   app.add_option("--system-prompt-tokens", options.system_prompt_tokens, "Shared system prompt length")->capture_default_str();
   app.add_option("--question-tokens", options.question_tokens, "Tokens after the system prompt")->capture_default_str();
-  bool skip_throughput = false, skip_prefix = false;
+  bool skip_throughput = false, skip_prefix = false, no_graphs = false;
+  app.add_flag("--no-cuda-graphs", no_graphs, "Run every GPU step eagerly");
   app.add_flag("--skip-throughput", skip_throughput);
   app.add_flag("--skip-prefix", skip_prefix);
   CLI11_PARSE(app, argc, argv);
+  options.cuda_graphs = !no_graphs;
   Setup setup(options);
   std::printf("model %s (dummy bf16 weights) on %s, %d CPU threads\n\n", options.preset.c_str(), options.device.c_str(),
               setup.pool.num_threads());

@@ -21,6 +21,11 @@ Tensor to_host(const Tensor&) { no_cuda(); }
 void synchronize(Stream) { no_cuda(); }
 void copy_device_bytes(void*, const void*, size_t, Stream) { no_cuda(); }
 MemoryInfo memory_info() { no_cuda(); }
+class Graph {};
+std::shared_ptr<void> create_stream() { no_cuda(); }
+void begin_capture(Stream) { no_cuda(); }
+std::shared_ptr<Graph> end_capture(Stream) { no_cuda(); }
+void launch_graph(const Graph&, Stream) { no_cuda(); }
 Tensor pinned_host_zeros(Shape, DType) { no_cuda(); }
 void copy_to_device_async(Tensor&, const Tensor&, Stream) { no_cuda(); }
 void copy_to_host_async(Tensor&, const Tensor&, Stream) { no_cuda(); }

@@ -45,6 +45,8 @@ void KvCache::copy_block(int64_t from, int64_t to) {
     copy(keys_[layer]);
     copy(values_[layer]);
   }
+  // The forward runs on a stream of its own that does not wait for the default one.
+  if (device_ == Device::kCuda) cuda::synchronize(nullptr);
 }
 
 int64_t KvCache::bytes_per_block(const io::ModelConfig& config, Device device) {

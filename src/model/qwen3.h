@@ -42,6 +42,10 @@ class Qwen3Model {
   // a build without CUDA, too little GPU memory).
   void move_to_gpu();
   Device device() const { return cuda_ ? Device::kCuda : Device::kCpu; }
+  // On the GPU: decode steps replay captured CUDA graphs (the default) or run eagerly.
+  void set_cuda_graphs(bool enabled) {
+    if (cuda_) cuda_->set_graphs_enabled(enabled);
+  }
 
  private:
   // Activations of one forward; buffers hold `capacity` rows and are row-sliced per call.

@@ -13,7 +13,14 @@
 namespace hanlin::model {
 namespace {
 
-constexpr cuda::Stream kStream = nullptr;
+// Decode steps of up to this many sequences run as captured graphs, padded to a power of two.
+constexpr int64_t kMaxGraphBatch = 256;
+
+int64_t graph_bucket(int64_t num_rows) {
+  int64_t bucket = 1;
+  while (bucket < num_rows) bucket *= 2;
+  return bucket;
+}
 
 bool is_present(const Tensor& tensor) { return tensor.defined() && tensor.numel() > 0; }
 
@@ -96,69 +103,81 @@ Qwen3CudaForward::Qwen3CudaForward(const io::ModelConfig& config, const Qwen3Wei
   check_fits(weight_bytes_);
   weights_ = device_weights(host_weights);
   inv_freq_ = cuda::to_device(rope.inv_freq);
+  stream_owner_ = cuda::create_stream();
+  stream_ = stream_owner_.get();
 }
 
-Qwen3CudaForward::DeviceBatch Qwen3CudaForward::upload(const BatchView& batch) {
+Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Staging& staging, int64_t graph_rows) {
   const auto num_tokens = batch.num_tokens();
   const auto num_seqs = static_cast<int64_t>(batch.seqs.size());
-  const auto num_rows = static_cast<int64_t>(batch.logits_rows.size());
   int64_t max_blocks = 1;
   for (const ops::AttentionSeq& seq : batch.seqs) max_blocks = std::max(max_blocks, static_cast<int64_t>(seq.block_table.size()));
-  // Layout: token ids, positions, slots, row → sequence (T each), sequences (3·S), logits rows
-  // (R), block tables (S·max_blocks).
-  const int64_t total = 4 * num_tokens + 3 * num_seqs + num_rows + num_seqs * max_blocks;
-  if (total > staging_.capacity) {
-    staging_.capacity = std::max(total, 2 * staging_.capacity);
-    staging_.host = cuda::pinned_host_zeros({staging_.capacity}, DType::kI32);
-    staging_.device = cuda::device_zeros({staging_.capacity}, DType::kI32);
+  // A captured step has fixed shapes: graph_rows rows and sequences, tables graph_blocks_ wide.
+  const int64_t rows = graph_rows > 0 ? graph_rows : num_tokens;
+  const int64_t seq_slots = graph_rows > 0 ? graph_rows : num_seqs;
+  const int64_t logits_slots = graph_rows > 0 ? graph_rows : static_cast<int64_t>(batch.logits_rows.size());
+  const int64_t width = graph_rows > 0 ? graph_blocks_ : max_blocks;
+  // Layout: token ids, positions, slots, row → sequence (rows each), sequences (3 per slot),
+  // logits rows, block tables (slots × width).
+  const int64_t total = 4 * rows + 3 * seq_slots + logits_slots + seq_slots * width;
+  if (total > staging.capacity) {
+    staging.capacity = std::max(total, 2 * staging.capacity);
+    staging.host = cuda::pinned_host_zeros({staging.capacity}, DType::kI32);
+    staging.device = cuda::device_zeros({staging.capacity}, DType::kI32);
   }
-  int32_t* host = staging_.host.data<int32_t>();
+  int32_t* host = staging.host.data<int32_t>();
   int64_t offset = 0;
   auto take = [&](int64_t count) {
     int32_t* at = host + offset;
     offset += count;
     return at;
   };
-  int32_t* token_ids = take(num_tokens);
-  int32_t* positions = take(num_tokens);
-  int32_t* slots = take(num_tokens);
-  int32_t* row_seq = take(num_tokens);
-  int32_t* seqs = take(3 * num_seqs);
-  int32_t* rows = take(num_rows);
-  int32_t* tables = take(num_seqs * max_blocks);
+  int32_t* token_ids = take(rows);
+  int32_t* positions = take(rows);
+  int32_t* slots = take(rows);
+  int32_t* row_seq = take(rows);
+  int32_t* seqs = take(3 * seq_slots);
+  int32_t* logits_rows = take(logits_slots);
+  int32_t* tables = take(seq_slots * width);
+  // Padding rows (captured steps) read token 0 at position 0, write no cache slot and belong
+  // to no sequence: attention leaves them alone and their logits are never looked at.
+  std::fill_n(token_ids, rows, 0);
+  std::fill_n(positions, rows, 0);
+  std::fill_n(slots, rows, -1);
+  std::fill_n(row_seq, rows, -1);
+  std::fill_n(seqs, 3 * seq_slots, 0);
   std::copy(batch.token_ids.begin(), batch.token_ids.end(), token_ids);
   std::copy(batch.positions.begin(), batch.positions.end(), positions);
   std::copy(batch.slot_mapping.begin(), batch.slot_mapping.end(), slots);
-  std::copy(batch.logits_rows.begin(), batch.logits_rows.end(), rows);
-  std::fill_n(row_seq, num_tokens, -1);
-  std::fill_n(tables, num_seqs * max_blocks, 0);
+  std::copy(batch.logits_rows.begin(), batch.logits_rows.end(), logits_rows);
+  for (int64_t i = static_cast<int64_t>(batch.logits_rows.size()); i < logits_slots; ++i) logits_rows[i] = static_cast<int32_t>(i);
   for (int64_t s = 0; s < num_seqs; ++s) {
     const ops::AttentionSeq& seq = batch.seqs[static_cast<size_t>(s)];
     seqs[3 * s] = seq.q_start;
     seqs[3 * s + 1] = seq.q_len;
     seqs[3 * s + 2] = seq.context_len;
-    std::copy(seq.block_table.begin(), seq.block_table.end(), tables + s * max_blocks);
+    std::copy(seq.block_table.begin(), seq.block_table.end(), tables + s * width);
     std::fill_n(row_seq + seq.q_start, seq.q_len, static_cast<int32_t>(s));
   }
-  Tensor device_part = staging_.device.slice_rows(0, total);
-  cuda::copy_to_device_async(device_part, staging_.host.slice_rows(0, total), kStream);
   auto view = [&](const int32_t* host_at, Shape shape) {
-    int32_t* device_at = staging_.device.data<int32_t>() + (host_at - host);
+    int32_t* device_at = staging.device.data<int32_t>() + (host_at - host);
     return Tensor::borrow(device_at, std::move(shape), DType::kI32, {}, Device::kCuda);
   };
   DeviceBatch device;
-  device.token_ids = view(token_ids, {num_tokens});
-  device.positions = view(positions, {num_tokens});
-  device.slot_mapping = view(slots, {num_tokens});
-  device.row_seq = view(row_seq, {num_tokens});
-  device.seqs = view(seqs, {num_seqs, 3});
-  device.logits_rows = view(rows, {num_rows});
-  device.block_tables = view(tables, {num_seqs, max_blocks});
+  device.used = total;
+  device.token_ids = view(token_ids, {rows});
+  device.positions = view(positions, {rows});
+  device.slot_mapping = view(slots, {rows});
+  device.row_seq = view(row_seq, {rows});
+  device.seqs = view(seqs, {seq_slots, 3});
+  device.logits_rows = view(logits_rows, {logits_slots});
+  device.block_tables = view(tables, {seq_slots, width});
   return device;
 }
 
 void Qwen3CudaForward::ensure_logits_buffers(int64_t num_rows) {
   if (num_rows <= logits_buffers_.capacity) return;
+  graphs_.clear();  // they point into the old buffers
   LogitsBuffers& buffers = logits_buffers_;
   buffers = LogitsBuffers{};
   buffers.capacity = std::max<int64_t>(num_rows, 8);
@@ -169,6 +188,10 @@ void Qwen3CudaForward::ensure_logits_buffers(int64_t num_rows) {
 
 void Qwen3CudaForward::ensure_scratch(int64_t num_tokens) {
   if (num_tokens <= scratch_.capacity) return;
+  graphs_.clear();  // they point into the old buffers
+  // Geometric growth: a few reallocations while the engine warms up, then none (each one drops
+  // the captured graphs).
+  num_tokens = std::max(num_tokens, 2 * scratch_.capacity);
   const int64_t hidden = config_.hidden_size;
   const int64_t q_width = config_.num_attention_heads * config_.head_dim;
   const int64_t kv_width = config_.num_key_value_heads * config_.head_dim;
@@ -198,27 +221,27 @@ void Qwen3CudaForward::attention_block(int64_t layer, const DeviceBatch& batch, 
   Tensor q = scratch_.q.slice_rows(0, num_tokens);
   Tensor k = scratch_.k.slice_rows(0, num_tokens);
   Tensor v = scratch_.v.slice_rows(0, num_tokens);
-  cuda::linear(q, normed, w.q_proj, optional_tensor(w.q_bias), kStream);
-  cuda::linear(k, normed, w.k_proj, optional_tensor(w.k_bias), kStream);
-  cuda::linear(v, normed, w.v_proj, optional_tensor(w.v_bias), kStream);
+  cuda::linear(q, normed, w.q_proj, optional_tensor(w.q_bias), stream_);
+  cuda::linear(k, normed, w.k_proj, optional_tensor(w.k_bias), stream_);
+  cuda::linear(v, normed, w.v_proj, optional_tensor(w.v_bias), stream_);
   Tensor q_heads = q.reshape({num_tokens, config_.num_attention_heads, head_dim});
   Tensor k_heads = k.reshape({num_tokens, config_.num_key_value_heads, head_dim});
   const Tensor v_heads = v.reshape({num_tokens, config_.num_key_value_heads, head_dim});
   if (config_.qk_norm) {
-    cuda::head_rms_norm(q_heads, w.q_norm, eps, kStream);
-    cuda::head_rms_norm(k_heads, w.k_norm, eps, kStream);
+    cuda::head_rms_norm(q_heads, w.q_norm, eps, stream_);
+    cuda::head_rms_norm(k_heads, w.k_norm, eps, stream_);
   }
-  cuda::rope(q_heads, batch.positions, inv_freq_, attention_scaling_, kStream);
-  cuda::rope(k_heads, batch.positions, inv_freq_, attention_scaling_, kStream);
-  cuda::kv_cache_write(cache.keys(layer), cache.values(layer), k_heads, v_heads, batch.slot_mapping, kStream);
+  cuda::rope(q_heads, batch.positions, inv_freq_, attention_scaling_, stream_);
+  cuda::rope(k_heads, batch.positions, inv_freq_, attention_scaling_, stream_);
+  cuda::kv_cache_write(cache.keys(layer), cache.values(layer), k_heads, v_heads, batch.slot_mapping, stream_);
   Tensor attn = scratch_.attn.slice_rows(0, num_tokens);
   Tensor attn_heads = attn.reshape({num_tokens, config_.num_attention_heads, head_dim});
   // transformers scales scores by head_dim ** -0.5, a Python double, applied in f32.
   const float scale = static_cast<float>(std::pow(static_cast<double>(head_dim), -0.5));
   cuda::paged_attention(attn_heads, q_heads, cache.keys(layer), cache.values(layer), batch.seqs, batch.block_tables,
-                        batch.row_seq, scale, kStream);
+                        batch.row_seq, scale, stream_);
   Tensor attn_out = scratch_.attn_out.slice_rows(0, num_tokens);
-  cuda::linear(attn_out, attn, w.o_proj, optional_tensor(w.o_bias), kStream);
+  cuda::linear(attn_out, attn, w.o_proj, optional_tensor(w.o_bias), stream_);
 }
 
 // normed [T, H] → mlp_out [T, H] = down(silu(gate(x)) · up(x)).
@@ -227,38 +250,117 @@ void Qwen3CudaForward::mlp_block(int64_t layer, int64_t num_tokens) {
   const Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
   Tensor gate = scratch_.gate.slice_rows(0, num_tokens);
   Tensor up = scratch_.up.slice_rows(0, num_tokens);
-  cuda::linear(gate, normed, w.gate_proj, nullptr, kStream);
-  cuda::linear(up, normed, w.up_proj, nullptr, kStream);
+  cuda::linear(gate, normed, w.gate_proj, nullptr, stream_);
+  cuda::linear(up, normed, w.up_proj, nullptr, stream_);
   Tensor activated = scratch_.activated.slice_rows(0, num_tokens);
-  cuda::silu_mul(activated, gate, up, kStream);
+  cuda::silu_mul(activated, gate, up, stream_);
   Tensor mlp_out = scratch_.mlp_out.slice_rows(0, num_tokens);
-  cuda::linear(mlp_out, activated, w.down_proj, nullptr, kStream);
+  cuda::linear(mlp_out, activated, w.down_proj, nullptr, stream_);
 }
 
-// The last residual add and final norm over all rows, then lm_head on the requested rows only.
-Tensor Qwen3CudaForward::final_logits(const DeviceBatch& batch, int64_t num_tokens, int64_t num_rows) {
-  const int64_t vocab = config_.vocab_size;
-  Tensor logits = Tensor::zeros({num_rows, vocab}, DType::kF32);
-  if (num_rows == 0) {
-    cuda::synchronize(kStream);  // the next step rewrites the staging buffer this step's copy reads
-    return logits;
-  }
+// The last residual add and final norm over all rows, then lm_head on the requested rows only,
+// copied to pinned host memory.
+void Qwen3CudaForward::final_logits(const DeviceBatch& batch, int64_t num_tokens, int64_t num_rows) {
+  if (num_rows == 0) return;
   Tensor residual = scratch_.residual.slice_rows(0, num_tokens);
   Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
   cuda::add_rms_norm(normed, residual, scratch_.mlp_out.slice_rows(0, num_tokens), weights_.final_norm,
-                     static_cast<float>(config_.rms_norm_eps), kStream);
-  ensure_logits_buffers(num_rows);
+                     static_cast<float>(config_.rms_norm_eps), stream_);
   Tensor rows = logits_buffers_.rows.slice_rows(0, num_rows);
-  cuda::embedding(rows, normed, batch.logits_rows, kStream);  // a gather of the rows asked for
+  cuda::embedding(rows, normed, batch.logits_rows, stream_);  // a gather of the rows asked for
   Tensor device_logits = logits_buffers_.device.slice_rows(0, num_rows);
-  cuda::linear(device_logits, rows, weights_.lm_head, nullptr, kStream);
+  cuda::linear(device_logits, rows, weights_.lm_head, nullptr, stream_);
   Tensor host = logits_buffers_.host.slice_rows(0, num_rows);
-  cuda::copy_to_host_async(host, device_logits, kStream);
-  cuda::synchronize(kStream);
-  const bf16* from = host.data<bf16>();
+  cuda::copy_to_host_async(host, device_logits, stream_);
+}
+
+void Qwen3CudaForward::issue_step(const DeviceBatch& batch, KvCache& cache, int64_t num_tokens, int64_t num_rows) {
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  Tensor residual = scratch_.residual.slice_rows(0, num_tokens);
+  Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
+  cuda::embedding(residual, weights_.embed_tokens, batch.token_ids, stream_);
+  for (int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
+    const Qwen3LayerWeights& w = weights_.layers[static_cast<size_t>(layer)];
+    if (layer == 0) {
+      cuda::rms_norm(normed, residual, w.input_norm, eps, stream_);
+    } else {
+      cuda::add_rms_norm(normed, residual, scratch_.mlp_out.slice_rows(0, num_tokens), w.input_norm, eps, stream_);
+    }
+    attention_block(layer, batch, cache, num_tokens);
+    cuda::add_rms_norm(normed, residual, scratch_.attn_out.slice_rows(0, num_tokens), w.post_attention_norm, eps, stream_);
+    mlp_block(layer, num_tokens);
+  }
+  final_logits(batch, num_tokens, num_rows);
+}
+
+// The first `num_rows` logits rows from pinned memory as f32 (the step must have finished).
+Tensor Qwen3CudaForward::logits_to_f32(int64_t num_rows) const {
+  Tensor logits = Tensor::zeros({num_rows, config_.vocab_size}, DType::kF32);
+  if (num_rows == 0) return logits;
+  const bf16* from = logits_buffers_.host.data<bf16>();
   float* to = logits.data<float>();
   for (int64_t i = 0; i < logits.numel(); ++i) to[i] = to_f32(from[i]);
   return logits;
+}
+
+Tensor Qwen3CudaForward::eager_forward(const BatchView& batch, KvCache& cache) {
+  const int64_t num_tokens = batch.num_tokens();
+  const auto num_rows = static_cast<int64_t>(batch.logits_rows.size());
+  ensure_scratch(num_tokens);
+  ensure_logits_buffers(num_rows);
+  const DeviceBatch device_batch = pack(batch, staging_, 0);
+  Tensor device_part = staging_.device.slice_rows(0, device_batch.used);
+  cuda::copy_to_device_async(device_part, staging_.host.slice_rows(0, device_batch.used), stream_);
+  issue_step(device_batch, cache, num_tokens, num_rows);
+  // Also keeps the next step from rewriting the staging buffer this step's copy reads.
+  cuda::synchronize(stream_);
+  return logits_to_f32(num_rows);
+}
+
+// A decode step whose logits rows are its rows in order, small enough to capture.
+bool Qwen3CudaForward::can_use_graph(const BatchView& batch) const {
+  const int64_t num_tokens = batch.num_tokens();
+  if (num_tokens > kMaxGraphBatch || static_cast<int64_t>(batch.seqs.size()) != num_tokens) return false;
+  if (static_cast<int64_t>(batch.logits_rows.size()) != num_tokens) return false;
+  for (int64_t i = 0; i < num_tokens; ++i) {
+    if (batch.logits_rows[static_cast<size_t>(i)] != i) return false;
+    if (static_cast<int64_t>(batch.seqs[static_cast<size_t>(i)].block_table.size()) > graph_blocks_) return false;
+  }
+  return true;
+}
+
+// Decode steps replay a graph captured for their padded size: the first step of a size runs
+// eagerly through the same fixed buffers (which also warms cuBLASLt's plans), then is captured.
+Tensor Qwen3CudaForward::graph_forward(const BatchView& batch, KvCache& cache) {
+  const int64_t num_tokens = batch.num_tokens();
+  const int64_t bucket = graph_bucket(num_tokens);
+  ensure_scratch(kMaxGraphBatch);
+  ensure_logits_buffers(kMaxGraphBatch);
+  // Sized once for the largest bucket, so no graph's pointers ever move.
+  const int64_t most_ints = kMaxGraphBatch * (8 + graph_blocks_);
+  if (graph_staging_.capacity < most_ints) {
+    graphs_.clear();
+    graph_staging_.capacity = most_ints;
+    graph_staging_.host = cuda::pinned_host_zeros({most_ints}, DType::kI32);
+    graph_staging_.device = cuda::device_zeros({most_ints}, DType::kI32);
+  }
+  const DeviceBatch device_batch = pack(batch, graph_staging_, bucket);
+  Tensor device_part = graph_staging_.device.slice_rows(0, device_batch.used);
+  const Tensor host_part = graph_staging_.host.slice_rows(0, device_batch.used);
+  const auto found = graphs_.find(bucket);
+  if (found != graphs_.end()) {
+    cuda::launch_graph(*found->second, stream_);
+  } else {
+    cuda::copy_to_device_async(device_part, host_part, stream_);
+    issue_step(device_batch, cache, bucket, bucket);
+    cuda::synchronize(stream_);
+    cuda::begin_capture(stream_);
+    cuda::copy_to_device_async(device_part, host_part, stream_);
+    issue_step(device_batch, cache, bucket, bucket);
+    graphs_[bucket] = cuda::end_capture(stream_);
+  }
+  cuda::synchronize(stream_);
+  return logits_to_f32(num_tokens);
 }
 
 Tensor Qwen3CudaForward::forward(const BatchView& batch, KvCache& cache) {
@@ -268,25 +370,14 @@ Tensor Qwen3CudaForward::forward(const BatchView& batch, KvCache& cache) {
     require(id >= 0 && id < config_.vocab_size, ErrorKind::kInvalidArgument,
             "token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(config_.vocab_size) + ")");
   }
-  const int64_t num_tokens = batch.num_tokens();
-  ensure_scratch(num_tokens);
-  const DeviceBatch device_batch = upload(batch);
-  const float eps = static_cast<float>(config_.rms_norm_eps);
-  Tensor residual = scratch_.residual.slice_rows(0, num_tokens);
-  Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
-  cuda::embedding(residual, weights_.embed_tokens, device_batch.token_ids, kStream);
-  for (int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
-    const Qwen3LayerWeights& w = weights_.layers[static_cast<size_t>(layer)];
-    if (layer == 0) {
-      cuda::rms_norm(normed, residual, w.input_norm, eps, kStream);
-    } else {
-      cuda::add_rms_norm(normed, residual, scratch_.mlp_out.slice_rows(0, num_tokens), w.input_norm, eps, kStream);
-    }
-    attention_block(layer, device_batch, cache, num_tokens);
-    cuda::add_rms_norm(normed, residual, scratch_.attn_out.slice_rows(0, num_tokens), w.post_attention_norm, eps, kStream);
-    mlp_block(layer, num_tokens);
+  // Captured steps bake the block-table width in: the most blocks a sequence can hold.
+  const int64_t widest = std::min(cache.num_blocks(), (config_.max_position_embeddings + cache.block_size() - 1) / cache.block_size());
+  if (graph_blocks_ != widest) {
+    graphs_.clear();
+    graph_blocks_ = widest;
   }
-  return final_logits(device_batch, num_tokens, static_cast<int64_t>(batch.logits_rows.size()));
+  if (graphs_enabled_ && can_use_graph(batch)) return graph_forward(batch, cache);
+  return eager_forward(batch, cache);
 }
 
 }  // namespace hanlin::model

@@ -5,9 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 
 #include "core/tensor.h"
 #include "io/model_config.h"
+#include "kernels/cuda/cuda_ops.h"
 #include "model/batch_view.h"
 #include "model/kv_cache.h"
 #include "model/qwen3_weights.h"
@@ -27,10 +30,13 @@ class Qwen3CudaForward {
 
   // Bytes of weights on the device.
   int64_t weight_bytes() const { return weight_bytes_; }
+  // Decode steps replay CUDA graphs (on by default); off runs every step eagerly.
+  void set_graphs_enabled(bool enabled) { graphs_enabled_ = enabled; }
 
  private:
   // The batch's integers on the device: one upload per step.
   struct DeviceBatch {
+    int64_t used = 0;  // int32 elements of the staging buffer it takes
     Tensor token_ids, positions, slot_mapping;  // int32 [T]
     Tensor seqs;                                // int32 [S, 3]: q_start, q_len, context_len
     Tensor block_tables;                        // int32 [S, max_blocks]
@@ -60,12 +66,22 @@ class Qwen3CudaForward {
     Tensor host;           // pinned bf16 [capacity, V]
   };
 
-  DeviceBatch upload(const BatchView& batch);
+  // Packs the batch into `staging` (growing it if needed; `graph_rows` > 0 lays it out for a
+  // captured decode step of that many rows: fixed offsets, block tables `graph_blocks` wide,
+  // padding rows no sequence owns) and returns the device views. Copies nothing.
+  DeviceBatch pack(const BatchView& batch, Staging& staging, int64_t graph_rows);
   void ensure_logits_buffers(int64_t num_rows);
+  // Everything a step runs on the GPU, ending with the logits rows copied to pinned memory;
+  // issued on stream_, nothing waited for.
+  void issue_step(const DeviceBatch& batch, KvCache& cache, int64_t num_tokens, int64_t num_rows);
+  Tensor eager_forward(const BatchView& batch, KvCache& cache);
+  Tensor graph_forward(const BatchView& batch, KvCache& cache);
+  bool can_use_graph(const BatchView& batch) const;
+  Tensor logits_to_f32(int64_t num_rows) const;
   void ensure_scratch(int64_t num_tokens);
   void attention_block(int64_t layer, const DeviceBatch& batch, KvCache& cache, int64_t num_tokens);
   void mlp_block(int64_t layer, int64_t num_tokens);
-  Tensor final_logits(const DeviceBatch& batch, int64_t num_tokens, int64_t num_rows);
+  void final_logits(const DeviceBatch& batch, int64_t num_tokens, int64_t num_rows);
 
   io::ModelConfig config_;
   Qwen3Weights weights_;  // on the device, bf16
@@ -73,8 +89,15 @@ class Qwen3CudaForward {
   float attention_scaling_ = 1.0f;
   int64_t weight_bytes_ = 0;
   Scratch scratch_;
-  Staging staging_;
+  Staging staging_;        // eager steps
+  Staging graph_staging_;  // captured decode steps: never reallocated once graphs exist
   LogitsBuffers logits_buffers_;
+  std::shared_ptr<void> stream_owner_;
+  cuda::Stream stream_ = nullptr;
+  // Decode steps captured per padded batch size; dropped whenever a buffer they use moves.
+  std::map<int64_t, std::shared_ptr<cuda::Graph>> graphs_;
+  int64_t graph_blocks_ = 0;  // block-table width of captured steps
+  bool graphs_enabled_ = true;
 };
 
 }  // namespace hanlin::model

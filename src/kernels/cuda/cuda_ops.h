@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "core/tensor.h"
 
@@ -35,6 +36,17 @@ Tensor pinned_host_zeros(Shape shape, DType dtype);
 // should be pinned, or the copy is synchronous.
 void copy_to_device_async(Tensor& device, const Tensor& host, Stream stream);
 void copy_to_host_async(Tensor& host, const Tensor& device, Stream stream);
+
+// A stream of its own (non-blocking: it does not wait for the legacy default stream). Freed with
+// the last copy of the handle.
+std::shared_ptr<void> create_stream();
+
+// CUDA graphs: everything issued on `stream` between begin_capture and end_capture is recorded
+// instead of run; launch_graph replays it (same kernels, same pointers, same shapes).
+class Graph;
+void begin_capture(Stream stream);
+std::shared_ptr<Graph> end_capture(Stream stream);
+void launch_graph(const Graph& graph, Stream stream);
 
 struct MemoryInfo {
   size_t free_bytes = 0;
