@@ -115,25 +115,16 @@ class ChatCompletion : public std::enable_shared_from_this<ChatCompletion> {
   // `request` was validated (n, above all, bounds what was allocated here).
   void start(engine::Request request) {
     auto self = shared_from_this();
-    const engine::RequestId id =
-        context_->engine->submit(std::move(request), [self](const engine::RequestOutput& output) { self->on_output(output); });
-    engine::Engine* engine = context_->engine;
-    exchange_->on_disconnect([engine, id] { engine->abort(id); });
+    submit_request(*context_, *exchange_, std::move(request),
+                   [self](const engine::RequestOutput& output) { self->on_output(output); });
   }
 
  private:
   void on_output(const engine::RequestOutput& output) {
-    // The stream starts with the first output, on the engine thread, so its header is queued
-    // before any event; a request the engine refuses is answered with a plain error instead.
-    if (params_.common.stream && !started_events_) exchange_->start_events();
-    started_events_ = true;
-    counts_.prompt = output.num_prompt_tokens;
-    counts_.cached_prompt = output.num_cached_prompt_tokens;
-    queue_seconds_ = output.queue_seconds;
-    if (!output.error.empty()) error_ = output.error;
+    progress_.begin(output, *exchange_, params_.common.stream);
     Json chunk_choices = Json::array();
     for (const engine::CompletionDelta& delta : output.completions) {
-      timer_.on_tokens(static_cast<int64_t>(delta.token_ids.size()));
+      progress_.timer.on_tokens(static_cast<int64_t>(delta.token_ids.size()));
       Choice& choice = choices_.at(static_cast<size_t>(delta.index));
       text::ParsedDelta parsed = std::move(pending_.at(static_cast<size_t>(delta.index)));
       pending_[static_cast<size_t>(delta.index)] = {};
@@ -142,7 +133,7 @@ class ChatCompletion : public std::enable_shared_from_this<ChatCompletion> {
       Json chunk = apply(choice, delta, parsed);
       if (params_.common.stream && !chunk.is_null()) chunk_choices.push_back(chunk);
     }
-    if (params_.common.stream && !chunk_choices.empty() && error_.empty()) send_chunk(chunk_choices);
+    if (params_.common.stream && !chunk_choices.empty() && progress_.error.empty()) send_chunk(chunk_choices);
     if (output.finished) finish();
   }
 
@@ -220,14 +211,17 @@ class ChatCompletion : public std::enable_shared_from_this<ChatCompletion> {
   }
 
   void finish() {
+    TokenCounts& counts = progress_.counts;
     for (const Choice& choice : choices_) {
-      counts_.completion += choice.num_tokens;
-      counts_.reasoning += choice.num_reasoning_tokens;
+      counts.completion += choice.num_tokens;
+      counts.reasoning += choice.num_reasoning_tokens;
     }
+    const std::string& error = progress_.error;
     if (context_->metrics) {
-      context_->metrics->request_finished(timer_, error_.empty() ? finish_reason(choices_.front()) : "error", queue_seconds_);
+      context_->metrics->request_finished(progress_.timer, error.empty() ? finish_reason(choices_.front()) : "error",
+                                          progress_.queue_seconds);
     }
-    if (!error_.empty()) return send_error(*exchange_, params_.common.stream, {500, error_, "internal_server_error", std::nullopt});
+    if (!error.empty()) return send_error(*exchange_, params_.common.stream, {500, error, "internal_server_error", std::nullopt});
     if (const std::string missing = missing_forced_call(); !missing.empty()) {
       return send_error(*exchange_, params_.common.stream, {500, missing, "invalid_response_error", std::nullopt});
     }
@@ -235,16 +229,13 @@ class ChatCompletion : public std::enable_shared_from_this<ChatCompletion> {
       exchange_->respond(200, "application/json", dump(response()));
       return;
     }
-    if (params_.common.include_usage) {
-      exchange_->send_event(dump({{"id", id_},
-                                  {"object", "chat.completion.chunk"},
-                                  {"created", created_},
-                                  {"model", context_->served_model_name},
-                                  {"choices", Json::array()},
-                                  {"usage", usage_json(counts_)}}));
-    }
-    exchange_->send_event("[DONE]");
-    exchange_->end_events();
+    end_stream(*exchange_, params_.common.include_usage,
+               {{"id", id_},
+                {"object", "chat.completion.chunk"},
+                {"created", created_},
+                {"model", context_->served_model_name},
+                {"choices", Json::array()},
+                {"usage", usage_json(counts)}});
   }
 
   // tool_choice required or named, yet a completion made no call: say so rather than pretend.
@@ -283,7 +274,7 @@ class ChatCompletion : public std::enable_shared_from_this<ChatCompletion> {
             {"created", created_},
             {"model", context_->served_model_name},
             {"choices", choices},
-            {"usage", usage_json(counts_)}};
+            {"usage", usage_json(progress_.counts)}};
   }
 
   ServerContext* context_;
@@ -294,11 +285,7 @@ class ChatCompletion : public std::enable_shared_from_this<ChatCompletion> {
   int64_t created_;
   std::vector<Choice> choices_;
   std::vector<text::ParsedDelta> pending_;
-  TokenCounts counts_;
-  std::string error_;
-  bool started_events_ = false;
-  RequestTimer timer_;
-  std::optional<double> queue_seconds_;
+  CompletionProgress progress_;
 };
 
 }  // namespace

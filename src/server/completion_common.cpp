@@ -78,6 +78,28 @@ Json completion_logprobs(const text::Tokenizer& tokenizer, std::span<const engin
   return {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top_logprobs}, {"text_offset", offsets}};
 }
 
+void CompletionProgress::begin(const engine::RequestOutput& output, Exchange& exchange, bool stream) {
+  if (stream && !started_events) exchange.start_events();
+  started_events = true;
+  counts.prompt = output.num_prompt_tokens;
+  counts.cached_prompt = output.num_cached_prompt_tokens;
+  queue_seconds = output.queue_seconds;
+  if (!output.error.empty()) error = output.error;
+}
+
+void submit_request(ServerContext& context, Exchange& exchange, engine::Request request,
+                    engine::OutputCallback on_output) {
+  const engine::RequestId id = context.engine->submit(std::move(request), std::move(on_output));
+  engine::Engine* engine = context.engine;
+  exchange.on_disconnect([engine, id] { engine->abort(id); });
+}
+
+void end_stream(Exchange& exchange, bool include_usage, const Json& usage_chunk) {
+  if (include_usage) exchange.send_event(dump(usage_chunk));
+  exchange.send_event("[DONE]");
+  exchange.end_events();
+}
+
 void check_model(const ServerContext& context, const Json& body) {
   const auto model = body.find("model");
   if (model == body.end() || !model->is_string()) return;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -49,6 +50,27 @@ Json usage_json(const TokenCounts& counts);
 Json chat_logprobs_entries(const text::Tokenizer& tokenizer, std::span<const engine::SampledLogprobs> logprobs);
 // The legacy completions shape: {"tokens", "token_logprobs", "top_logprobs", "text_offset"}.
 Json completion_logprobs(const text::Tokenizer& tokenizer, std::span<const engine::SampledLogprobs> logprobs);
+
+// What both completion endpoints keep about a request as the engine's outputs arrive.
+struct CompletionProgress {
+  TokenCounts counts;
+  RequestTimer timer;
+  std::optional<double> queue_seconds;
+  std::string error;
+  bool started_events = false;
+
+  // Call first with each output: starts the event stream on the first one (on the engine
+  // thread, so the header is queued before any event; a request the engine refuses is answered
+  // with a plain error instead), and takes the counts and the error.
+  void begin(const engine::RequestOutput& output, Exchange& exchange, bool stream);
+};
+
+// Submits `request` with its outputs going to `on_output`; a client that goes away aborts it.
+void submit_request(ServerContext& context, Exchange& exchange, engine::Request request,
+                    engine::OutputCallback on_output);
+
+// A stream's last events: the usage chunk when the client asked for it, then [DONE].
+void end_stream(Exchange& exchange, bool include_usage, const Json& usage_chunk);
 
 // The model a request names, when it names one, must be the served one: Error(kNotFound) as
 // OpenAI and vLLM answer (404).

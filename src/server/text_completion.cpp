@@ -30,23 +30,16 @@ class TextCompletion : public std::enable_shared_from_this<TextCompletion> {
   // `request` was validated (n, above all, bounds what was allocated here).
   void start(engine::Request request) {
     auto self = shared_from_this();
-    const engine::RequestId id =
-        context_->engine->submit(std::move(request), [self](const engine::RequestOutput& output) { self->on_output(output); });
-    engine::Engine* engine = context_->engine;
-    exchange_->on_disconnect([engine, id] { engine->abort(id); });
+    submit_request(*context_, *exchange_, std::move(request),
+                   [self](const engine::RequestOutput& output) { self->on_output(output); });
   }
 
  private:
   void on_output(const engine::RequestOutput& output) {
-    if (params_.common.stream && !started_events_) exchange_->start_events();
-    started_events_ = true;
-    counts_.prompt = output.num_prompt_tokens;
-    counts_.cached_prompt = output.num_cached_prompt_tokens;
-    queue_seconds_ = output.queue_seconds;
-    if (!output.error.empty()) error_ = output.error;
+    progress_.begin(output, *exchange_, params_.common.stream);
     Json chunk_choices = Json::array();
     for (const engine::CompletionDelta& delta : output.completions) {
-      timer_.on_tokens(static_cast<int64_t>(delta.token_ids.size()));
+      progress_.timer.on_tokens(static_cast<int64_t>(delta.token_ids.size()));
       TextChoice& choice = choices_.at(static_cast<size_t>(delta.index));
       choice.text += delta.text;
       choice.num_tokens += static_cast<int64_t>(delta.token_ids.size());
@@ -58,7 +51,7 @@ class TextCompletion : public std::enable_shared_from_this<TextCompletion> {
       if (delta.finish_reason) entry["finish_reason"] = engine::finish_reason_name(*delta.finish_reason);
       chunk_choices.push_back(entry);
     }
-    if (params_.common.stream && !chunk_choices.empty() && error_.empty()) {
+    if (params_.common.stream && !chunk_choices.empty() && progress_.error.empty()) {
       exchange_->send_event(dump(envelope(chunk_choices)));
     }
     if (output.finished) finish();
@@ -70,26 +63,24 @@ class TextCompletion : public std::enable_shared_from_this<TextCompletion> {
   }
 
   void finish() {
-    for (const TextChoice& choice : choices_) counts_.completion += choice.num_tokens;
+    for (const TextChoice& choice : choices_) progress_.counts.completion += choice.num_tokens;
+    const std::string& error = progress_.error;
     if (context_->metrics) {
       const std::optional<engine::FinishReason> reason = choices_.front().finish;
-      context_->metrics->request_finished(timer_, !error_.empty() ? "error" : reason ? engine::finish_reason_name(*reason) : "stop",
-                                          queue_seconds_);
+      context_->metrics->request_finished(progress_.timer,
+                                          !error.empty() ? "error" : reason ? engine::finish_reason_name(*reason) : "stop",
+                                          progress_.queue_seconds);
     }
-    if (!error_.empty()) return send_error(*exchange_, params_.common.stream, {500, error_, "internal_server_error", std::nullopt});
+    if (!error.empty()) return send_error(*exchange_, params_.common.stream, {500, error, "internal_server_error", std::nullopt});
     if (!params_.common.stream) {
       Json response = envelope(whole_choices());
-      response["usage"] = usage_json(counts_);
+      response["usage"] = usage_json(progress_.counts);
       exchange_->respond(200, "application/json", dump(response));
       return;
     }
-    if (params_.common.include_usage) {
-      Json usage = envelope(Json::array());
-      usage["usage"] = usage_json(counts_);
-      exchange_->send_event(dump(usage));
-    }
-    exchange_->send_event("[DONE]");
-    exchange_->end_events();
+    Json usage = envelope(Json::array());
+    usage["usage"] = usage_json(progress_.counts);
+    end_stream(*exchange_, params_.common.include_usage, usage);
   }
 
   Json whole_choices() const {
@@ -112,11 +103,7 @@ class TextCompletion : public std::enable_shared_from_this<TextCompletion> {
   std::string id_;
   int64_t created_;
   std::vector<TextChoice> choices_;
-  TokenCounts counts_;
-  std::string error_;
-  bool started_events_ = false;
-  RequestTimer timer_;
-  std::optional<double> queue_seconds_;
+  CompletionProgress progress_;
 };
 
 }  // namespace
