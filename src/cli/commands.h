@@ -11,5 +11,11 @@ void add_generate_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_render_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+
+// `hanlin bench`'s own subcommands, added to the `bench` command.
+void add_bench_serve_command(CLI::App& bench);
+void add_bench_latency_command(CLI::App& bench);
+void add_bench_throughput_command(CLI::App& bench);
 
 }  // namespace hanlin::cli

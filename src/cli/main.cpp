@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   hanlin::cli::add_tokenize_command(app);
   hanlin::cli::add_render_command(app);
   hanlin::cli::add_serve_command(app);
+  hanlin::cli::add_bench_command(app);
   // Flag errors in the same one-line form as every other error (help still prints in full).
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
     return "hanlin: error: " + std::string(error.what()) + " (see --help)\n";
