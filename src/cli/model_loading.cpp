@@ -69,6 +69,24 @@ int64_t kv_cache_blocks(const ModelOptions& options, const io::ModelConfig& conf
   return blocks;
 }
 
+// The KV cache's share of the GPU: what --gpu-memory-utilization leaves after the weights and
+// activations; it must hold at least one sequence of the context length, as vLLM requires.
+model::GpuMemoryPlan plan_gpu_cache(const ModelOptions& options, const io::ModelConfig& config) {
+  const cuda::MemoryInfo memory = cuda::memory_info();
+  const model::GpuMemoryPlan plan =
+      model::plan_gpu_memory(config, options.gpu_memory_utilization, options.max_num_batched_tokens,
+                             options.max_num_seqs, static_cast<int64_t>(memory.total_bytes),
+                             static_cast<int64_t>(memory.free_bytes));
+  const int64_t block_bytes = model::KvCache::bytes_per_block(config, Device::kCuda);
+  const int64_t tokens = plan.kv_cache_bytes / block_bytes * model::KvCache::kBlockSize;
+  const int64_t context = options.max_model_len > 0 ? options.max_model_len : config.max_position_embeddings;
+  require(tokens >= context, ErrorKind::kResourceExhausted,
+          "the KV cache left on the GPU holds " + std::to_string(tokens) + " tokens, fewer than one " +
+              std::to_string(context) + "-token context: raise --gpu-memory-utilization (now " +
+              format_number(options.gpu_memory_utilization) + ") or lower --max-model-len");
+  return plan;
+}
+
 Device choose_device(const std::string& device) {
   if (device == "cpu") return Device::kCpu;
   const bool has_gpu = cuda::device_count() > 0;
@@ -102,7 +120,15 @@ void add_model_flags(CLI::App& command, ModelOptions& options) {
 
 void add_engine_flags(CLI::App& command, ModelOptions& options) {
   command.add_option("--threads", options.threads, "CPU threads; 0 means one per hardware thread")->capture_default_str();
-  command.add_option("--kv-cache-gb", options.kv_cache_gb, "KV cache memory in GiB")->capture_default_str();
+  command
+      .add_option("--kv-cache-gb", options.kv_cache_gb,
+                  "KV cache memory in GiB (on a GPU the default is what --gpu-memory-utilization leaves)")
+      ->each([&options](const std::string&) { options.kv_cache_gb_given = true; })
+      ->capture_default_str();
+  command
+      .add_option("--gpu-memory-utilization", options.gpu_memory_utilization,
+                  "Share of the GPU's memory this process may use (weights, activations, KV cache), others' use included")
+      ->capture_default_str();
   command.add_option("--max-num-seqs", options.max_num_seqs, "Most sequences in one step")->capture_default_str();
   command.add_option("--max-num-batched-tokens", options.max_num_batched_tokens,
                      "Most tokens in one step (long prompts are prefilled in chunks of this)")
@@ -115,6 +141,10 @@ void add_engine_flags(CLI::App& command, ModelOptions& options) {
 void check_model_options(const ModelOptions& options) {
   require(std::isfinite(options.kv_cache_gb) && options.kv_cache_gb > 0, ErrorKind::kInvalidArgument,
           "--kv-cache-gb must be a positive number of GiB, got " + format_number(options.kv_cache_gb));
+  require(std::isfinite(options.gpu_memory_utilization) && options.gpu_memory_utilization > 0 &&
+              options.gpu_memory_utilization <= 1,
+          ErrorKind::kInvalidArgument,
+          "--gpu-memory-utilization must be above 0 and at most 1, got " + format_number(options.gpu_memory_utilization));
   require(options.threads >= 0, ErrorKind::kInvalidArgument,
           "--threads must be 0 (all cores) or more, got " + std::to_string(options.threads));
   require(options.max_num_seqs >= 1 && options.max_num_batched_tokens >= 1, ErrorKind::kInvalidArgument,
@@ -146,9 +176,24 @@ ModelSetup prepare_model(const ModelOptions& options) {
   setup.engine_config.enable_prefix_caching = !options.no_prefix_caching;
   setup.engine_config.max_model_len = options.max_model_len;
   setup.device = choose_device(options.device);
-  setup.cache = std::make_unique<model::KvCache>(setup.config, kv_cache_blocks(options, setup.config, setup.device),
-                                                 setup.device);
+  int64_t blocks = 0;
+  if (setup.device == Device::kCuda && !options.kv_cache_gb_given) {
+    setup.gpu_memory = plan_gpu_cache(options, setup.config);
+    blocks = setup.gpu_memory->kv_cache_bytes / model::KvCache::bytes_per_block(setup.config, setup.device);
+  } else {
+    blocks = kv_cache_blocks(options, setup.config, setup.device);
+  }
+  setup.cache = std::make_unique<model::KvCache>(setup.config, blocks, setup.device);
   return setup;
+}
+
+void print_gpu_memory(const model::GpuMemoryPlan& plan, const model::KvCache& cache) {
+  const auto gib = [](int64_t bytes) { return static_cast<double>(bytes) / double(int64_t{1} << 30); };
+  std::fprintf(stderr,
+               "hanlin: GPU memory %.2f GiB (%.2f free): weights %.2f GiB, activations up to %.2f GiB, KV cache %.2f "
+               "GiB (%lld tokens)\n",
+               gib(plan.total_bytes), gib(plan.free_bytes), gib(plan.weight_bytes), gib(plan.activation_bytes),
+               gib(plan.kv_cache_bytes), static_cast<long long>(cache.num_blocks() * cache.block_size()));
 }
 
 model::Qwen3Model load_weights(const ModelOptions& options, const ModelSetup& setup, ThreadPool& pool) {

@@ -13,6 +13,7 @@
 #include "core/thread_pool.h"
 #include "engine/engine_core.h"
 #include "io/model_config.h"
+#include "model/gpu_memory.h"
 #include "model/kv_cache.h"
 #include "model/qwen3.h"
 #include "text/tokenizer.h"
@@ -26,7 +27,9 @@ struct ModelOptions {
   std::string preset;
   std::string device = "auto";  // auto: cuda when a GPU is present, else cpu
   int threads = 0;
-  double kv_cache_gb = 4.0;
+  double kv_cache_gb = 4.0;     // on a GPU only when given: the default there is what
+  bool kv_cache_gb_given = false;  // --gpu-memory-utilization leaves after the weights
+  double gpu_memory_utilization = 0.9;
   int32_t max_num_seqs = 256;
   int32_t max_num_batched_tokens = 2048;
   int64_t max_model_len = 0;
@@ -50,12 +53,15 @@ struct ModelSetup {
   engine::EngineConfig engine_config;
   Device device = Device::kCpu;
   std::unique_ptr<model::KvCache> cache;
+  std::optional<model::GpuMemoryPlan> gpu_memory;  // when the cache was sized from the GPU's memory
 
   const text::Tokenizer* tokenizer_or_null() const { return tokenizer ? &*tokenizer : nullptr; }
   engine::RequestLimits limits() const;
 };
 
 ModelSetup prepare_model(const ModelOptions& options);
+// One line on stderr: how the GPU's memory was shared out.
+void print_gpu_memory(const model::GpuMemoryPlan& plan, const model::KvCache& cache);
 // The weights, on `setup.device` (copied to the GPU there).
 model::Qwen3Model load_weights(const ModelOptions& options, const ModelSetup& setup, ThreadPool& pool);
 

@@ -105,6 +105,7 @@ void run_serve(const ServeOptions& options) {
   setup.engine_config.max_waiting_requests = options.max_waiting_requests;
   ThreadPool pool(options.model.threads);
   model::Qwen3Model model = load_weights(options.model, setup, pool);
+  if (setup.gpu_memory) print_gpu_memory(*setup.gpu_memory, *setup.cache);
   const std::string name = served_name(options);
   server::ServerMetrics metrics(name);
   server::ServerContext context;

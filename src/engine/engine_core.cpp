@@ -2,6 +2,7 @@
 #include "engine/engine_core.h"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <unordered_map>
 
@@ -104,12 +105,19 @@ void EngineCore::abort_all() {
 }
 
 bool EngineCore::step() {
+  using Clock = std::chrono::steady_clock;
+  const auto seconds_since = [](Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  const auto scheduling = Clock::now();
   const SchedulerOutput scheduled = scheduler_.schedule();
   if (scheduled.empty()) return false;
   ++num_steps_;
   note_queue_times(scheduled);
+  step_times_.schedule_seconds += seconds_since(scheduling);
   StepOutputs outputs;
   Tensor logits;
+  const auto running = Clock::now();
   try {
     logits = runner_.run(scheduled);
   } catch (const std::exception& error) {
@@ -122,9 +130,12 @@ bool EngineCore::step() {
     deliver(outputs);
     return true;
   }
+  step_times_.model_seconds += seconds_since(running);
+  const auto sampling = Clock::now();
   scheduler_.complete(scheduled);
   sample_and_stop(scheduled, logits, outputs);
   deliver(outputs);
+  step_times_.sample_seconds += seconds_since(sampling);
   return true;
 }
 
@@ -305,6 +316,7 @@ EngineStats EngineCore::stats() const {
   stats.num_prompt_tokens = num_prompt_tokens_;
   stats.num_generated_tokens = num_generated_tokens_;
   stats.num_steps = num_steps_;
+  stats.step_times = step_times_;
   return stats;
 }
 

@@ -32,6 +32,16 @@ struct EngineConfig {
   size_t max_stop_strings = 64;
 };
 
+// Wall time of the step loop's parts, summed over steps: scheduling; the model (on a GPU: the
+// batch's upload, the kernels and the logits' copy back, so its excess over the GPU's own time
+// is host work); sampling, stop checks and the outputs' delivery. Host work per step is what
+// schedule + sample add to every step's critical path.
+struct StepTimes {
+  double schedule_seconds = 0;
+  double model_seconds = 0;
+  double sample_seconds = 0;
+};
+
 struct EngineStats {
   int64_t num_running_requests = 0;
   int64_t num_waiting_requests = 0;  // not yet started (queued or admitted but never scheduled)
@@ -45,6 +55,7 @@ struct EngineStats {
   int64_t num_prompt_tokens = 0;     // of every request started
   int64_t num_generated_tokens = 0;  // every sampled token
   int64_t num_steps = 0;
+  StepTimes step_times;  // summed over every step
 };
 
 // The limits requests are validated against for this model, cache and configuration.
@@ -113,6 +124,7 @@ class EngineCore {
   int64_t num_prompt_tokens_ = 0;
   int64_t num_generated_tokens_ = 0;
   int64_t num_steps_ = 0;
+  StepTimes step_times_;
 };
 
 }  // namespace hanlin::engine
