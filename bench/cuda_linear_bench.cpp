@@ -1,6 +1,7 @@
-// cuda::linear (cuBLASLt, bf16) on Qwen3-8B's layer shapes at T = 1, 8, 32, 256 and 8192:
-// median GPU time of many runs (CUDA events, after a warm-up, L2 flushed before each run as a
-// decode step's other layers would), as GB/s against the H100's 3.0 TB/s copy bandwidth and
+// cuda::linear (our decode kernel up to T = 8, cuBLASLt beyond; bf16) and cuda::gated_linear on
+// Qwen3-8B's layer shapes at T = 1, 2, 4, 8, 9, 32, 256 and 8192:
+// mean GPU time of back-to-back calls that cycle through copies of the weight larger than L2
+// together (CUDA events, after a warm-up, median of 5 such batches), as GB/s against the H100's 3.0 TB/s copy bandwidth and
 // TFLOP/s against its 800 TFLOP/s bf16 matrix rate (GPU.md), and the roofline fraction.
 //
 // Usage: cuda_linear_bench [--runs N] [--bias] [--only NAME]
@@ -12,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -36,13 +38,14 @@ struct LayerShape {
 };
 
 // Qwen3-8B: hidden 4096, 32 query heads and 8 KV heads of 128, intermediate 12288, vocab 151936.
-// The fused rows (qkv, gate_up) are what a model that concatenates those weights would run.
+// The fused rows (qkv, gate_up) are what the model runs; "gated" is gated_linear over gate_up
+// (the silu·up product written instead of both halves).
 const LayerShape kShapes[] = {
     {"q_proj/o_proj", 4096, 4096}, {"k_proj/v_proj", 1024, 4096},    {"qkv (fused)", 6144, 4096},
     {"gate/up_proj", 12288, 4096}, {"gate_up (fused)", 24576, 4096}, {"down_proj", 4096, 12288},
-    {"lm_head", 151936, 4096},
+    {"lm_head", 151936, 4096}, {"gated (fused)", 24576, 4096},
 };
-const int64_t kTokenCounts[] = {1, 8, 32, 256, 8192};
+const int64_t kTokenCounts[] = {1, 2, 4, 8, 9, 32, 256, 8192};
 
 // A device bf16 tensor of uniform [-1, 1) values: one random 8 MiB block copied over it (the
 // repetition does not matter to a GEMM's speed; zeros would flatter the tensor cores' power).
@@ -61,61 +64,64 @@ Tensor random_device_tensor(Shape shape, uint32_t seed) {
   return tensor;
 }
 
-// Events and an L2-sized scratch buffer, created once.
+// Times calls back to back, as a decode step issues them, each reading a different copy of the
+// weight so that it comes from memory and not from L2. (Flushing L2 with a write before each call
+// instead leaves up to 50 MB of dirty lines whose write-back competes with the call's reads: that
+// understated the small shapes by up to half.)
 class Timer {
  public:
   Timer() {
-    int device = 0;
-    CUDA_CHECK(cudaGetDevice(&device));
-    int l2_bytes = 0;
-    CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
-    flush_bytes_ = 2 * static_cast<size_t>(l2_bytes);
-    CUDA_CHECK(cudaMalloc(&flush_buffer_, flush_bytes_));
     CUDA_CHECK(cudaEventCreate(&start_));
     CUDA_CHECK(cudaEventCreate(&stop_));
   }
   ~Timer() {
     cudaEventDestroy(start_);
     cudaEventDestroy(stop_);
-    cudaFree(flush_buffer_);
   }
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
 
-  // Median GPU seconds of `runs` calls of fn, each after a write of twice the L2 (so the weight
-  // comes from memory, as in a real step); the write also keeps the GPU busy while the call
-  // is being launched, so host launch latency stays out of the figure.
+  // Median over kRepeats of the mean GPU seconds of `runs` back-to-back calls fn(i), i = 0, 1, ….
   template <class Fn>
-  double median_seconds(int runs, Fn&& fn) {
-    for (int i = 0; i < kWarmupRuns; ++i) fn();
+  double seconds_per_call(int runs, Fn&& fn) {
+    for (int i = 0; i < kWarmupRuns; ++i) fn(i);
     std::vector<double> seconds;
-    for (int i = 0; i < runs; ++i) {
-      CUDA_CHECK(cudaMemsetAsync(flush_buffer_, i & 0xff, flush_bytes_, nullptr));
+    for (int repeat = 0; repeat < kRepeats; ++repeat) {
       CUDA_CHECK(cudaEventRecord(start_, nullptr));
-      fn();
+      for (int i = 0; i < runs; ++i) fn(i);
       CUDA_CHECK(cudaEventRecord(stop_, nullptr));
       CUDA_CHECK(cudaEventSynchronize(stop_));
       float milliseconds = 0;
       CUDA_CHECK(cudaEventElapsedTime(&milliseconds, start_, stop_));
-      seconds.push_back(milliseconds * 1e-3);
+      seconds.push_back(milliseconds * 1e-3 / runs);
     }
-    std::nth_element(seconds.begin(), seconds.begin() + runs / 2, seconds.end());
-    return seconds[static_cast<size_t>(runs / 2)];
+    std::nth_element(seconds.begin(), seconds.begin() + kRepeats / 2, seconds.end());
+    return seconds[kRepeats / 2];
   }
 
  private:
-  void* flush_buffer_ = nullptr;
-  size_t flush_bytes_ = 0;
+  static constexpr int kRepeats = 5;
   cudaEvent_t start_ = nullptr;
   cudaEvent_t stop_ = nullptr;
 };
+
+// Enough copies of a weight of `bytes` that cycling through them reads at least four L2s' worth.
+int copies_beyond_l2(double bytes) {
+  int device = 0;
+  int l2_bytes = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
+  return std::max(2, static_cast<int>(std::ceil(4.0 * l2_bytes / bytes)));
+}
 
 void print_row(const LayerShape& shape, int64_t num_tokens, bool with_bias, double seconds) {
   const double num_outputs = static_cast<double>(shape.num_outputs);
   const double num_inputs = static_cast<double>(shape.num_inputs);
   const double tokens = static_cast<double>(num_tokens);
   // Weight and input read, output written (and the bias read), 2 bytes each.
-  const double bytes = 2 * (num_outputs * num_inputs + tokens * num_inputs + tokens * num_outputs +
+  const bool gated = std::string(shape.name).starts_with("gated");
+  const double written = gated ? num_outputs / 2 : num_outputs;
+  const double bytes = 2 * (num_outputs * num_inputs + tokens * num_inputs + tokens * written +
                             (with_bias ? num_outputs : 0));
   const double flops = 2 * tokens * num_outputs * num_inputs;
   const double memory_seconds = bytes / kCopyBandwidth;
@@ -130,13 +136,22 @@ void print_row(const LayerShape& shape, int64_t num_tokens, bool with_bias, doub
 
 void run_shape(const LayerShape& shape, int runs, bool with_bias, Timer& timer) {
   const uint32_t seed = static_cast<uint32_t>(shape.num_outputs + shape.num_inputs);
-  const Tensor weight = random_device_tensor({shape.num_outputs, shape.num_inputs}, seed);
+  const int copies = copies_beyond_l2(2.0 * static_cast<double>(shape.num_outputs * shape.num_inputs));
+  std::vector<Tensor> weights;
+  for (int c = 0; c < copies; ++c) {
+    weights.push_back(random_device_tensor({shape.num_outputs, shape.num_inputs}, seed + static_cast<uint32_t>(c)));
+  }
   const Tensor bias = random_device_tensor({shape.num_outputs}, seed + 1);
+  const bool gated = std::string(shape.name).starts_with("gated");
   for (const int64_t num_tokens : kTokenCounts) {
     const Tensor in = random_device_tensor({num_tokens, shape.num_inputs}, seed + 2);
     Tensor out = cuda::device_zeros({num_tokens, shape.num_outputs}, DType::kBF16);
-    const double seconds = timer.median_seconds(
-        runs, [&] { cuda::linear(out, in, weight, with_bias ? &bias : nullptr, nullptr); });
+    Tensor gated_out = cuda::device_zeros({num_tokens, shape.num_outputs / 2}, DType::kBF16);
+    const double seconds = timer.seconds_per_call(runs, [&](int i) {
+      const Tensor& weight = weights[static_cast<size_t>(i % copies)];
+      if (gated) return cuda::gated_linear(gated_out, in, weight, out, nullptr);
+      cuda::linear(out, in, weight, with_bias ? &bias : nullptr, nullptr);
+    });
     print_row(shape, num_tokens, with_bias, seconds);
   }
 }
@@ -148,7 +163,7 @@ int run(int runs, bool with_bias, const std::string& only) {
   }
   cudaDeviceProp properties{};
   CUDA_CHECK(cudaGetDeviceProperties(&properties, 0));
-  std::printf("%s, %d SMs, L2 %d MB; median of %d runs after %d warm-up, L2 flushed before each%s\n",
+  std::printf("%s, %d SMs, L2 %d MB; %d back-to-back calls over weight copies beyond L2, after %d warm-up%s\n",
               properties.name, properties.multiProcessorCount, properties.l2CacheSize >> 20, runs,
               kWarmupRuns, with_bias ? "; with bias" : "");
   std::printf("limits: %.1f TB/s (bytes = weight + in + out), %.0f TFLOP/s\n\n", kCopyBandwidth * 1e-12,
@@ -167,11 +182,11 @@ int run(int runs, bool with_bias, const std::string& only) {
 }  // namespace hanlin
 
 int main(int argc, char** argv) {
-  CLI::App app{"cuda::linear (cuBLASLt) on Qwen3-8B's layer shapes"};
+  CLI::App app{"cuda::linear and cuda::gated_linear on Qwen3-8B's layer shapes"};
   int runs = 50;
   bool with_bias = false;
   std::string only;
-  app.add_option("--runs", runs, "Timed runs per shape (median)")
+  app.add_option("--runs", runs, "Back-to-back calls per timed batch")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
   app.add_flag("--bias", with_bias, "Add a bias (the fused epilogue), as Qwen2's q/k/v projections do");

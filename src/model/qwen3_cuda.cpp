@@ -3,18 +3,24 @@
 #include "model/qwen3_cuda.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/prefill_attention.h"
 
 namespace hanlin::model {
 namespace {
 
 // Decode steps of up to this many sequences run as captured graphs, padded to a power of two.
 constexpr int64_t kMaxGraphBatch = 256;
+// Sequences with at least this many query rows in a step go to the tensor-core attention kernel,
+// whose 128-row tiles cost about as much as the row-by-row kernel at some 7 rows.
+constexpr int32_t kMinTiledQueryRows = 16;
 
 int64_t graph_bucket(int64_t num_rows) {
   int64_t bucket = 1;
@@ -67,28 +73,46 @@ void check_fits(int64_t bytes) {
 
 Tensor device_copy(const Tensor& host) { return is_present(host) ? cuda::to_device(as_bf16(host)) : Tensor(); }
 
-Qwen3Weights device_weights(const Qwen3Weights& host) {
-  Qwen3Weights device;
+// The parts' rows one after another in one device tensor (bf16); empty when every part is.
+Tensor device_stack(std::initializer_list<const Tensor*> parts) {
+  int64_t rows = 0;
+  Shape shape;
+  for (const Tensor* part : parts) {
+    if (!is_present(*part)) continue;
+    shape = part->shape();
+    rows += part->dim(0);
+  }
+  if (rows == 0) return Tensor();
+  shape[0] = rows;
+  Tensor stacked = cuda::device_zeros(shape, DType::kBF16);
+  int64_t row = 0;
+  for (const Tensor* part : parts) {
+    if (!is_present(*part)) continue;
+    Tensor destination = stacked.slice_rows(row, row + part->dim(0));
+    cuda::copy_to_device_async(destination, as_bf16(*part), nullptr);
+    row += part->dim(0);
+  }
+  cuda::synchronize(nullptr);
+  return stacked;
+}
+
+Qwen3CudaWeights device_weights(const Qwen3Weights& host) {
+  Qwen3CudaWeights device;
   device.embed_tokens = device_copy(host.embed_tokens);
   device.final_norm = device_copy(host.final_norm);
   // Tied embeddings stay one buffer on the device too.
   device.lm_head = host.lm_head.raw() == host.embed_tokens.raw() ? device.embed_tokens : device_copy(host.lm_head);
   for (const Qwen3LayerWeights& layer : host.layers) {
-    Qwen3LayerWeights& out = device.layers.emplace_back();
+    Qwen3CudaLayer& out = device.layers.emplace_back();
     out.input_norm = device_copy(layer.input_norm);
-    out.q_proj = device_copy(layer.q_proj);
-    out.k_proj = device_copy(layer.k_proj);
-    out.v_proj = device_copy(layer.v_proj);
+    out.qkv = device_stack({&layer.q_proj, &layer.k_proj, &layer.v_proj});
+    out.qkv_bias = device_stack({&layer.q_bias, &layer.k_bias, &layer.v_bias});
     out.o_proj = device_copy(layer.o_proj);
-    out.q_bias = device_copy(layer.q_bias);
-    out.k_bias = device_copy(layer.k_bias);
-    out.v_bias = device_copy(layer.v_bias);
     out.o_bias = device_copy(layer.o_bias);
     out.q_norm = device_copy(layer.q_norm);
     out.k_norm = device_copy(layer.k_norm);
     out.post_attention_norm = device_copy(layer.post_attention_norm);
-    out.gate_proj = device_copy(layer.gate_proj);
-    out.up_proj = device_copy(layer.up_proj);
+    out.gate_up = device_stack({&layer.gate_proj, &layer.up_proj});
     out.down_proj = device_copy(layer.down_proj);
   }
   return device;
@@ -117,9 +141,18 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
   const int64_t seq_slots = graph_rows > 0 ? graph_rows : num_seqs;
   const int64_t logits_slots = graph_rows > 0 ? graph_rows : static_cast<int64_t>(batch.logits_rows.size());
   const int64_t width = graph_rows > 0 ? graph_blocks_ : max_blocks;
-  // Layout: token ids, positions, slots, row → sequence (rows each), sequences (3 per slot),
-  // logits rows, block tables (slots × width).
-  const int64_t total = 4 * rows + 3 * seq_slots + logits_slots + seq_slots * width;
+  // Captured steps are decode steps: no tiles.
+  std::vector<int32_t> tiles;
+  const bool tiled = graph_rows == 0 && cuda::prefill_attention_supports(config_.head_dim);
+  if (tiled) {
+    std::vector<std::array<int32_t, 3>> seq_rows;
+    for (const ops::AttentionSeq& seq : batch.seqs) seq_rows.push_back({seq.q_start, seq.q_len, seq.context_len});
+    tiles = cuda::prefill_tiles(seq_rows, kMinTiledQueryRows);
+  }
+  const auto tile_ints = static_cast<int64_t>(tiles.size());
+  // Layout: token ids, positions, slots, row → sequence, row → sequence for the decode kernel
+  // (rows each), sequences (3 per slot), logits rows, block tables (slots × width), tiles.
+  const int64_t total = 5 * rows + 3 * seq_slots + logits_slots + seq_slots * width + tile_ints;
   if (total > staging.capacity) {
     staging.capacity = std::max(total, 2 * staging.capacity);
     staging.host = cuda::pinned_host_zeros({staging.capacity}, DType::kI32);
@@ -136,9 +169,12 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
   int32_t* positions = take(rows);
   int32_t* slots = take(rows);
   int32_t* row_seq = take(rows);
+  int32_t* decode_row_seq = take(rows);
   int32_t* seqs = take(3 * seq_slots);
   int32_t* logits_rows = take(logits_slots);
   int32_t* tables = take(seq_slots * width);
+  int32_t* tile_rows = take(tile_ints);
+  std::copy(tiles.begin(), tiles.end(), tile_rows);
   // Padding rows (captured steps) read token 0 at position 0, write no cache slot and belong
   // to no sequence: attention leaves them alone and their logits are never looked at.
   std::fill_n(token_ids, rows, 0);
@@ -159,6 +195,16 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
     std::copy(seq.block_table.begin(), seq.block_table.end(), tables + s * width);
     std::fill_n(row_seq + seq.q_start, seq.q_len, static_cast<int32_t>(s));
   }
+  // The decode kernel skips the rows of the sequences the tiles cover.
+  std::copy_n(row_seq, rows, decode_row_seq);
+  bool has_decode_rows = false;
+  for (const ops::AttentionSeq& seq : batch.seqs) {
+    if (tiled && seq.q_len >= kMinTiledQueryRows) {
+      std::fill_n(decode_row_seq + seq.q_start, seq.q_len, -1);
+    } else {
+      has_decode_rows = true;
+    }
+  }
   auto view = [&](const int32_t* host_at, Shape shape) {
     int32_t* device_at = staging.device.data<int32_t>() + (host_at - host);
     return Tensor::borrow(device_at, std::move(shape), DType::kI32, {}, Device::kCuda);
@@ -172,6 +218,9 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
   device.seqs = view(seqs, {seq_slots, 3});
   device.logits_rows = view(logits_rows, {logits_slots});
   device.block_tables = view(tables, {seq_slots, width});
+  device.decode_row_seq = view(decode_row_seq, {rows});
+  device.tiles = view(tile_rows, {tile_ints / 2, 2});
+  device.has_decode_rows = has_decode_rows || graph_rows > 0;
   return device;
 }
 
@@ -204,56 +253,47 @@ void Qwen3CudaForward::ensure_scratch(int64_t num_tokens) {
   scratch_.mlp_out = make(hidden);
   scratch_.q = make(q_width);
   scratch_.attn = make(q_width);
-  scratch_.k = make(kv_width);
-  scratch_.v = make(kv_width);
-  scratch_.gate = make(inter);
-  scratch_.up = make(inter);
+  scratch_.qkv = make(q_width + 2 * kv_width);
+  scratch_.gate_up = make(2 * inter);
   scratch_.activated = make(inter);
   scratch_.capacity = num_tokens;
 }
 
 // normed [T, H] → attn_out [T, H]; writes this layer's K/V rows into the cache.
 void Qwen3CudaForward::attention_block(int64_t layer, const DeviceBatch& batch, KvCache& cache, int64_t num_tokens) {
-  const Qwen3LayerWeights& w = weights_.layers[static_cast<size_t>(layer)];
-  const float eps = static_cast<float>(config_.rms_norm_eps);
+  const Qwen3CudaLayer& w = weights_.layers[static_cast<size_t>(layer)];
   const int64_t head_dim = config_.head_dim;
   const Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
-  Tensor q = scratch_.q.slice_rows(0, num_tokens);
-  Tensor k = scratch_.k.slice_rows(0, num_tokens);
-  Tensor v = scratch_.v.slice_rows(0, num_tokens);
-  cuda::linear(q, normed, w.q_proj, optional_tensor(w.q_bias), stream_);
-  cuda::linear(k, normed, w.k_proj, optional_tensor(w.k_bias), stream_);
-  cuda::linear(v, normed, w.v_proj, optional_tensor(w.v_bias), stream_);
-  Tensor q_heads = q.reshape({num_tokens, config_.num_attention_heads, head_dim});
-  Tensor k_heads = k.reshape({num_tokens, config_.num_key_value_heads, head_dim});
-  const Tensor v_heads = v.reshape({num_tokens, config_.num_key_value_heads, head_dim});
-  if (config_.qk_norm) {
-    cuda::head_rms_norm(q_heads, w.q_norm, eps, stream_);
-    cuda::head_rms_norm(k_heads, w.k_norm, eps, stream_);
-  }
-  cuda::rope(q_heads, batch.positions, inv_freq_, attention_scaling_, stream_);
-  cuda::rope(k_heads, batch.positions, inv_freq_, attention_scaling_, stream_);
-  cuda::kv_cache_write(cache.keys(layer), cache.values(layer), k_heads, v_heads, batch.slot_mapping, stream_);
+  Tensor qkv = scratch_.qkv.slice_rows(0, num_tokens);
+  cuda::linear(qkv, normed, w.qkv, optional_tensor(w.qkv_bias), stream_);
+  Tensor q_heads = scratch_.q.slice_rows(0, num_tokens).reshape({num_tokens, config_.num_attention_heads, head_dim});
+  const Tensor* q_norm = config_.qk_norm ? &w.q_norm : nullptr;
+  const Tensor* k_norm = config_.qk_norm ? &w.k_norm : nullptr;
+  cuda::qkv_rope_cache_write(q_heads, cache.keys(layer), cache.values(layer), qkv, q_norm, k_norm,
+                             static_cast<float>(config_.rms_norm_eps), batch.positions, inv_freq_,
+                             attention_scaling_, batch.slot_mapping, stream_);
   Tensor attn = scratch_.attn.slice_rows(0, num_tokens);
   Tensor attn_heads = attn.reshape({num_tokens, config_.num_attention_heads, head_dim});
   // transformers scales scores by head_dim ** -0.5, a Python double, applied in f32.
   const float scale = static_cast<float>(std::pow(static_cast<double>(head_dim), -0.5));
-  cuda::paged_attention(attn_heads, q_heads, cache.keys(layer), cache.values(layer), batch.seqs, batch.block_tables,
-                        batch.row_seq, scale, stream_);
+  if (batch.has_decode_rows) {
+    cuda::paged_attention(attn_heads, q_heads, cache.keys(layer), cache.values(layer), batch.seqs,
+                          batch.block_tables, batch.decode_row_seq, scale, stream_);
+  }
+  if (batch.tiles.dim(0) > 0) {
+    cuda::prefill_attention(attn_heads, q_heads, cache.keys(layer), cache.values(layer), batch.seqs,
+                            batch.block_tables, batch.tiles, scale, stream_);
+  }
   Tensor attn_out = scratch_.attn_out.slice_rows(0, num_tokens);
   cuda::linear(attn_out, attn, w.o_proj, optional_tensor(w.o_bias), stream_);
 }
 
 // normed [T, H] → mlp_out [T, H] = down(silu(gate(x)) · up(x)).
 void Qwen3CudaForward::mlp_block(int64_t layer, int64_t num_tokens) {
-  const Qwen3LayerWeights& w = weights_.layers[static_cast<size_t>(layer)];
+  const Qwen3CudaLayer& w = weights_.layers[static_cast<size_t>(layer)];
   const Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
-  Tensor gate = scratch_.gate.slice_rows(0, num_tokens);
-  Tensor up = scratch_.up.slice_rows(0, num_tokens);
-  cuda::linear(gate, normed, w.gate_proj, nullptr, stream_);
-  cuda::linear(up, normed, w.up_proj, nullptr, stream_);
   Tensor activated = scratch_.activated.slice_rows(0, num_tokens);
-  cuda::silu_mul(activated, gate, up, stream_);
+  cuda::gated_linear(activated, normed, w.gate_up, scratch_.gate_up, stream_);
   Tensor mlp_out = scratch_.mlp_out.slice_rows(0, num_tokens);
   cuda::linear(mlp_out, activated, w.down_proj, nullptr, stream_);
 }
@@ -280,7 +320,7 @@ void Qwen3CudaForward::issue_step(const DeviceBatch& batch, KvCache& cache, int6
   Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
   cuda::embedding(residual, weights_.embed_tokens, batch.token_ids, stream_);
   for (int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
-    const Qwen3LayerWeights& w = weights_.layers[static_cast<size_t>(layer)];
+    const Qwen3CudaLayer& w = weights_.layers[static_cast<size_t>(layer)];
     if (layer == 0) {
       cuda::rms_norm(normed, residual, w.input_norm, eps, stream_);
     } else {
@@ -337,7 +377,8 @@ Tensor Qwen3CudaForward::graph_forward(const BatchView& batch, KvCache& cache) {
   ensure_scratch(kMaxGraphBatch);
   ensure_logits_buffers(kMaxGraphBatch);
   // Sized once for the largest bucket, so no graph's pointers ever move.
-  const int64_t most_ints = kMaxGraphBatch * (8 + graph_blocks_);
+  // pack()'s layout for a captured step: 5 ints per row, 3 per sequence, 1 per logits row, the tables.
+  const int64_t most_ints = kMaxGraphBatch * (9 + graph_blocks_);
   if (graph_staging_.capacity < most_ints) {
     graphs_.clear();
     graph_staging_.capacity = most_ints;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "core/tensor.h"
 #include "io/model_config.h"
@@ -17,6 +18,23 @@
 #include "model/rope_frequencies.h"
 
 namespace hanlin::model {
+
+// One decoder layer's weights on the device, bf16, with the projections that read the same
+// input stacked into one matrix: one product instead of three (q, k, v) and two (gate, up).
+struct Qwen3CudaLayer {
+  Tensor input_norm;
+  Tensor qkv, qkv_bias;  // [(heads + 2 kv_heads) head_dim, H]: q_proj's rows, then k_proj's, then v_proj's
+  Tensor q_norm, k_norm;
+  Tensor o_proj, o_bias;
+  Tensor post_attention_norm;
+  Tensor gate_up;  // [2I, H]: gate_proj's rows, then up_proj's
+  Tensor down_proj;
+};
+
+struct Qwen3CudaWeights {
+  Tensor embed_tokens, final_norm, lm_head;
+  std::vector<Qwen3CudaLayer> layers;
+};
 
 class Qwen3CudaForward {
  public:
@@ -42,13 +60,19 @@ class Qwen3CudaForward {
     Tensor block_tables;                        // int32 [S, max_blocks]
     Tensor row_seq;                             // int32 [T]
     Tensor logits_rows;                         // int32 [R]
+    // Attention's split: rows the decode kernel takes (row_seq with -1 for the rows of tiled
+    // sequences), and the tensor-core kernel's query tiles, int32 [num_tiles, 2].
+    Tensor decode_row_seq;
+    Tensor tiles;
+    bool has_decode_rows = true;
   };
   struct Scratch {
     int64_t capacity = 0;
     Tensor residual, normed, attn_out, mlp_out;  // [T, H]
     Tensor q, attn;                              // [T, Nq·D]
-    Tensor k, v;                                 // [T, Nkv·D]
-    Tensor gate, up, activated;                  // [T, I]
+    Tensor qkv;                                  // [T, (Nq + 2 Nkv)·D]
+    Tensor gate_up;                              // [T, 2I]
+    Tensor activated;                            // [T, I]
   };
 
   // Per-step staging: the batch's integers packed into one pinned host buffer and copied in one
@@ -84,7 +108,7 @@ class Qwen3CudaForward {
   void final_logits(const DeviceBatch& batch, int64_t num_tokens, int64_t num_rows);
 
   io::ModelConfig config_;
-  Qwen3Weights weights_;  // on the device, bf16
+  Qwen3CudaWeights weights_;
   Tensor inv_freq_;       // f32 [head_dim / 2] on the device
   float attention_scaling_ = 1.0f;
   int64_t weight_bytes_ = 0;

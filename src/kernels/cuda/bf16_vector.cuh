@@ -1,5 +1,6 @@
 // Device helpers for the bf16 kernels: kVec consecutive bf16 values loaded to or stored from
-// f32 registers in one access (16 bytes when kVec is 8, 2 bytes when kVec is 1).
+// f32 registers in one access (16 bytes when kVec is 8, 2 bytes when kVec is 1), bf16 rounding,
+// and the MLP's activation.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -41,5 +42,8 @@ __device__ __forceinline__ void store_bf16(__nv_bfloat16* destination, const flo
 __device__ __forceinline__ float round_to_bf16(float value) {
   return __bfloat162float(__float2bfloat16_rn(value));
 }
+
+// SiLU in f32, as the MLP's activation (silu_mul, gated_linear).
+__device__ __forceinline__ float silu(float value) { return value / (1.0f + expf(-value)); }
 
 }  // namespace hanlin::cuda

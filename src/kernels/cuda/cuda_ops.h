@@ -71,17 +71,35 @@ void head_rms_norm(Tensor& x, const Tensor& weight, float eps, Stream stream);
 // inv_freq[i] in f32, cos/sin scaled by attention_scaling. positions int32 [T]; inv_freq f32 [head_dim / 2].
 void rope(Tensor& x, const Tensor& positions, const Tensor& inv_freq, float attention_scaling, Stream stream);
 
+// The step between a fused q/k/v projection and attention, in one pass. qkv [T, (heads + 2 ·
+// kv_heads) · head_dim] holds each token's q heads, then its k heads, then its v heads. A q head
+// gets head_rms_norm with q_norm (when given) and rope, and goes to q [T, heads, head_dim]; a k
+// head the same with k_norm, and goes to k_cache at slot_mapping[t]; a v head goes to v_cache
+// there as it is. A slot of -1 writes no K/V (q is still written). The numbers are those of
+// head_rms_norm, rope and kv_cache_write run in turn. head_dim even, at most 256.
+void qkv_rope_cache_write(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& qkv, const Tensor* q_norm,
+                          const Tensor* k_norm, float eps, const Tensor& positions, const Tensor& inv_freq,
+                          float attention_scaling, const Tensor& slot_mapping, Stream stream);
+
 // out[T, I] = silu(gate) * up, all bf16.
 void silu_mul(Tensor& out, const Tensor& gate, const Tensor& up, Stream stream);
+// The same over the halves of each row of gate_up [T, 2I] (gate first): out [T, I].
+void silu_mul_halves(Tensor& out, const Tensor& gate_up, Stream stream);
 
 // k, v [T, kv_heads, head_dim] bf16 into the caches [num_blocks, block_size, kv_heads, head_dim]
 // bf16 at slot_mapping[t] (int32 [T]); -1 skips the row.
 void kv_cache_write(Tensor& k_cache, Tensor& v_cache, const Tensor& k, const Tensor& v, const Tensor& slot_mapping,
                     Stream stream);
 
-// out[T, N] = in[T, K] · weight[N, K]ᵀ (+ bias[N]), bf16 in and out, f32 accumulation, through
-// cuBLASLt. bias may be null.
+// out[T, N] = in[T, K] · weight[N, K]ᵀ (+ bias[N]), bf16 in and out, f32 accumulation: our own
+// kernel for one or two token rows (decode), cuBLASLt beyond. bias may be null.
 void linear(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor* bias, Stream stream);
+
+// The MLP's gated half with the gate and up projections fused: gate_up [2I, K] holds gate_proj's
+// rows then up_proj's; out[T, I] = silu(g) · u, where g and u are in · gate_up's halvesᵀ rounded
+// to bf16 (the numbers linear, linear, silu_mul give). in [T, K]. scratch [≥ T, 2I] holds the
+// product when T is past the decode kernel's reach.
+void gated_linear(Tensor& out, const Tensor& in, const Tensor& gate_up, Tensor& scratch, Stream stream);
 
 // Causal attention of q [T, heads, head_dim] bf16 over the paged caches [num_blocks,
 // block_size, kv_heads, head_dim] bf16, written to out [T, heads, head_dim] bf16 (the

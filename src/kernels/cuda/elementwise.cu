@@ -9,6 +9,7 @@
 
 #include "kernels/cuda/bf16_vector.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/launch_checks.h"
 
@@ -30,6 +31,8 @@ struct RowCopy {
 // One block per row r (blockIdx.x) and per copy (blockIdx.y: the k and v caches share a launch).
 template <class Word>
 __global__ void copy_rows_kernel(RowCopy first, RowCopy second, int64_t words_per_row) {
+  allow_next_kernel();
+  wait_for_previous_kernel();
   const RowCopy copy = blockIdx.y == 0 ? first : second;
   const int64_t row = blockIdx.x;
   const int64_t destination_row = copy.destination_rows ? copy.destination_rows[row] : row;
@@ -58,8 +61,7 @@ void launch_copy_rows(const RowCopy& first, const RowCopy& second, int num_copie
   const int64_t words_per_row = row_bytes / static_cast<int64_t>(sizeof(Word));
   const int threads = static_cast<int>(std::min<int64_t>(kCopyThreads, (words_per_row + 31) / 32 * 32));
   const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(num_copies));
-  copy_rows_kernel<Word><<<grid, threads, 0, stream>>>(first, second, words_per_row);
-  CUDA_CHECK_LAUNCH();
+  launch_dependent(copy_rows_kernel<Word>, grid, dim3(threads), 0, stream, 1, first, second, words_per_row);
 }
 
 // Runs one or two row copies (second ignored when num_copies is 1) of `rows` rows of row_bytes.
@@ -90,37 +92,37 @@ int resident_blocks(int threads) {
   return num_sms * (2048 / threads);
 }
 
-__device__ __forceinline__ float silu(float value) {
-  return value / (1.0f + expf(-value));
-}
-
-// Grid-stride over num_vectors groups of kVec elements.
+// Grid-stride over rows × row_vectors groups of kVec elements: row r's gate and up start at
+// gate + r·in_stride and up + r·in_stride, its output at out + r·out_stride (one flat row for
+// silu_mul; the two halves of each fused gate/up row for silu_mul_halves).
 template <int kVec>
-__global__ void silu_mul_kernel(__nv_bfloat16* out,         // [num_vectors * kVec]
-                                const __nv_bfloat16* gate,  // [num_vectors * kVec]
-                                const __nv_bfloat16* up,    // [num_vectors * kVec]
-                                int64_t num_vectors) {
+__global__ void silu_mul_kernel(__nv_bfloat16* out, const __nv_bfloat16* gate, const __nv_bfloat16* up,
+                                int64_t rows, int64_t row_vectors, int64_t in_stride, int64_t out_stride) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t num_vectors = rows * row_vectors;
   for (int64_t v = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; v < num_vectors;
        v += stride) {
+    const int64_t row = v / row_vectors;
+    const int64_t column = (v - row * row_vectors) * kVec;
     float gate_values[kVec];
     float up_values[kVec];
-    load_bf16<kVec>(gate + v * kVec, gate_values);
-    load_bf16<kVec>(up + v * kVec, up_values);
+    load_bf16<kVec>(gate + row * in_stride + column, gate_values);
+    load_bf16<kVec>(up + row * in_stride + column, up_values);
 #pragma unroll
     for (int k = 0; k < kVec; ++k) gate_values[k] = silu(gate_values[k]) * up_values[k];
-    store_bf16<kVec>(out + v * kVec, gate_values);
+    store_bf16<kVec>(out + row * out_stride + column, gate_values);
   }
 }
 
 template <int kVec>
-void launch_silu_mul(__nv_bfloat16* out, const __nv_bfloat16* gate, const __nv_bfloat16* up,
-                     int64_t num_vectors, cudaStream_t stream) {
+void launch_silu_mul(__nv_bfloat16* out, const __nv_bfloat16* gate, const __nv_bfloat16* up, int64_t rows,
+                     int64_t row_vectors, int64_t in_stride, int64_t out_stride, cudaStream_t stream) {
+  const int64_t num_vectors = rows * row_vectors;
   if (num_vectors == 0) return;
   const int64_t blocks =
       std::min<int64_t>((num_vectors + kSiluThreads - 1) / kSiluThreads, resident_blocks(kSiluThreads));
-  silu_mul_kernel<kVec>
-      <<<static_cast<unsigned>(blocks), kSiluThreads, 0, stream>>>(out, gate, up, num_vectors);
+  silu_mul_kernel<kVec><<<static_cast<unsigned>(blocks), kSiluThreads, 0, stream>>>(
+      out, gate, up, rows, row_vectors, in_stride, out_stride);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -176,10 +178,31 @@ void silu_mul(Tensor& out, const Tensor& gate, const Tensor& up, Stream stream) 
   int64_t vector_numel = 0;
   if (bf16_vector_width(kBf16PerVector, {out_data, gate_data, up_data}) == kBf16PerVector) {
     vector_numel = numel / kBf16PerVector * kBf16PerVector;
-    launch_silu_mul<kBf16PerVector>(out_data, gate_data, up_data, vector_numel / kBf16PerVector, cuda_stream);
+    launch_silu_mul<kBf16PerVector>(out_data, gate_data, up_data, 1, vector_numel / kBf16PerVector, 0, 0,
+                                    cuda_stream);
   }
-  launch_silu_mul<1>(out_data + vector_numel, gate_data + vector_numel, up_data + vector_numel,
-                     numel - vector_numel, cuda_stream);
+  launch_silu_mul<1>(out_data + vector_numel, gate_data + vector_numel, up_data + vector_numel, 1,
+                     numel - vector_numel, 0, 0, cuda_stream);
+}
+
+void silu_mul_halves(Tensor& out, const Tensor& gate_up, Stream stream) {
+  constexpr const char* op = "silu_mul_halves";
+  check_device_tensor(op, "out", out, DType::kBF16);
+  check_device_tensor(op, "gate_up", gate_up, DType::kBF16);
+  check_rank(op, "out", out, 2);
+  check_shape(op, "gate_up", gate_up, {out.dim(0), 2 * out.dim(1)});
+  auto* out_data = static_cast<__nv_bfloat16*>(out.raw());
+  const auto* gate_data = static_cast<const __nv_bfloat16*>(gate_up.raw());
+  const int64_t width = out.dim(1);
+  const auto* up_data = gate_data + width;
+  const cudaStream_t cuda_stream = static_cast<cudaStream_t>(stream);
+  // Rows of a width that is a multiple of 8 keep every row's start 16-byte aligned.
+  if (bf16_vector_width(width, {out_data, gate_data}) == kBf16PerVector) {
+    launch_silu_mul<kBf16PerVector>(out_data, gate_data, up_data, out.dim(0), width / kBf16PerVector,
+                                    2 * width, width, cuda_stream);
+  } else {
+    launch_silu_mul<1>(out_data, gate_data, up_data, out.dim(0), width, 2 * width, width, cuda_stream);
+  }
 }
 
 }  // namespace hanlin::cuda

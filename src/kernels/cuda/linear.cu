@@ -1,6 +1,9 @@
 // cuda::linear through cuBLASLt: out[T, N] = in[T, K] · weight[N, K]ᵀ (+ bias[N]), bf16 in and
 // out, f32 accumulation, the bias added in the GEMM's epilogue.
 //
+// Decode-sized products (at most kMaxGemvTokens rows) go to our own kernel instead (gemv.cu), and
+// so do products whose K is not a multiple of 8 (scalar_linear: cuBLASLt gave wrong sums there).
+//
 // cuBLASLt is column-major. Our row-major [R, C] matrices are its column-major [C, R], so we
 // compute outᵀ[N, T] = weight[N, K] · inᵀ[K, T] — the "TN" GEMM:
 //   A = weight, stored column-major [K, N] (ld K), used transposed → N × K
@@ -20,6 +23,7 @@
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/launch_checks.h"
 
 namespace hanlin::cuda {
@@ -73,6 +77,13 @@ uint32_t alignment_of(const void* pointer) {
   uint32_t alignment = kMaxAlignmentBytes;
   while (alignment > 1 && address % alignment != 0) alignment /= 2;
   return alignment;
+}
+
+// The alignment every row of a bf16 matrix of `row_length` elements starting at `pointer` has
+// (the base's, or less when the rows' length in bytes has fewer factors of two).
+uint32_t matrix_alignment(const void* pointer, int64_t row_length) {
+  const auto row_bytes = static_cast<uintptr_t>(row_length) * 2;
+  return alignment_of(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(pointer) | row_bytes));
 }
 
 // What decides the descriptors and the algorithm: the problem's shape and the buffers' alignment.
@@ -264,6 +275,8 @@ void linear(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor* b
   const int64_t num_tokens = in.numel() / num_inputs;
   const int64_t num_outputs = weight.dim(0);
   if (num_tokens == 0 || num_outputs == 0) return;  // nothing to write
+  if (gemv_applies(num_tokens, in, weight)) return gemv(out, in, weight, bias, num_tokens, stream);
+  if (num_inputs % 8 != 0) return scalar_linear(out, in, weight, bias, num_tokens, stream);
 
   const auto cuda_stream = static_cast<cudaStream_t>(stream);
   DeviceState& state = current_device_state();
@@ -273,9 +286,9 @@ void linear(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor* b
       .num_outputs = num_outputs,
       .num_inputs = num_inputs,
       .has_bias = bias != nullptr,
-      .weight_alignment = alignment_of(weight.raw()),
-      .in_alignment = alignment_of(in.raw()),
-      .out_alignment = alignment_of(out.raw()),
+      .weight_alignment = matrix_alignment(weight.raw(), num_inputs),
+      .in_alignment = matrix_alignment(in.raw(), num_inputs),
+      .out_alignment = matrix_alignment(out.raw(), num_outputs),
       .bias_alignment = bias ? alignment_of(bias_data) : 0,
   };
   Plan& plan = find_or_make_plan(state, key, bias_data);
@@ -287,6 +300,30 @@ void linear(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor* b
                      in.raw(), plan.in_layout.get(), &beta, out.raw(), plan.out_layout.get(), out.raw(),
                      plan.out_layout.get(), &plan.algo, state.workspace.get(), kWorkspaceBytes, cuda_stream),
       "cublasLtMatmul");
+}
+
+void gated_linear(Tensor& out, const Tensor& in, const Tensor& gate_up, Tensor& scratch, Stream stream) {
+  constexpr const char* kOp = "gated_linear";
+  check_device_tensor(kOp, "gate_up", gate_up, DType::kBF16);
+  check_device_tensor(kOp, "in", in, DType::kBF16);
+  check_device_tensor(kOp, "out", out, DType::kBF16);
+  check_device_tensor(kOp, "scratch", scratch, DType::kBF16);
+  check_rank(kOp, "gate_up", gate_up, 2);
+  check_rank(kOp, "in", in, 2);
+  if (gate_up.dim(0) % 2 != 0) fail_check(kOp, "gate_up " + shape_to_string(gate_up.shape()) + " has an odd row count");
+  const int64_t num_tokens = in.dim(0);
+  const int64_t width = gate_up.dim(0) / 2;
+  check_shape(kOp, "in", in, {num_tokens, gate_up.dim(1)});
+  check_shape(kOp, "out", out, {num_tokens, width});
+  if (scratch.rank() != 2 || scratch.dim(0) < num_tokens || scratch.dim(1) != 2 * width) {
+    fail_check(kOp, "scratch " + shape_to_string(scratch.shape()) + " is not [≥" + std::to_string(num_tokens) +
+                        ", " + std::to_string(2 * width) + "]");
+  }
+  if (num_tokens == 0 || width == 0) return;
+  if (gemv_applies(num_tokens, in, gate_up)) return gated_gemv(out, in, gate_up, num_tokens, stream);
+  Tensor product = scratch.slice_rows(0, num_tokens);
+  linear(product, in, gate_up, nullptr, stream);
+  silu_mul_halves(out, product, stream);
 }
 
 }  // namespace hanlin::cuda

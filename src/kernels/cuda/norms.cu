@@ -9,6 +9,7 @@
 
 #include "kernels/cuda/bf16_vector.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/launch_checks.h"
 
@@ -52,6 +53,8 @@ __global__ void rms_norm_kernel(__nv_bfloat16* out,                        // [r
                                 const __nv_bfloat16* in,                   // [rows, width]
                                 const __nv_bfloat16* __restrict__ weight,  // [width]
                                 int64_t rows, int width, float eps) {
+  allow_next_kernel();
+  wait_for_previous_kernel();
   const int64_t row = static_cast<int64_t>(blockIdx.x) * blockDim.y + threadIdx.y;
   const int num_vectors = row < rows ? width / kVec : 0;  // a block's spare rows still join the sum
   const int64_t row_offset = row * width;
@@ -97,13 +100,9 @@ void launch_rms_norm(__nv_bfloat16* out, __nv_bfloat16* residual, const __nv_bfl
   const int rows_per_block = std::max(1, kMinThreadsPerBlock / threads_per_row);
   const dim3 block(threads_per_row, rows_per_block);
   const dim3 grid(static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block));
-  if (vector_width == kBf16PerVector) {
-    rms_norm_kernel<kBf16PerVector, kAddResidual>
-        <<<grid, block, 0, stream>>>(out, residual, in, weight, rows, width, eps);
-  } else {
-    rms_norm_kernel<1, kAddResidual><<<grid, block, 0, stream>>>(out, residual, in, weight, rows, width, eps);
-  }
-  CUDA_CHECK_LAUNCH();
+  auto* kernel = vector_width == kBf16PerVector ? rms_norm_kernel<kBf16PerVector, kAddResidual>
+                                                : rms_norm_kernel<1, kAddResidual>;
+  launch_dependent(kernel, grid, block, 0, stream, 1, out, residual, in, weight, rows, width, eps);
 }
 
 __nv_bfloat16* bf16_data(Tensor& tensor) {

@@ -37,6 +37,7 @@
 #include <string>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/launch_checks.h"
 
@@ -230,6 +231,8 @@ __global__ void __launch_bounds__(kMaxThreads)
     paged_attention_kernel(const AttentionArgs args, int num_splits) {
   constexpr int kTeam = kHeadDim / 8;  // threads per K/V row, 16 bytes each
   static_assert(kTeam <= kWarpSize && kWarpSize % kTeam == 0, "a key team must sit inside one warp");
+  allow_next_kernel();
+  wait_for_previous_kernel();
   const int row = blockIdx.x;
   const int seq = args.row_seq[row];
   // A row no sequence owns keeps its values. A cluster shares one row, so its blocks leave together
@@ -357,22 +360,13 @@ void launch(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream) {
   const int64_t num_blocks = num_rows * args.kv_heads * chunks;
   const int num_sms = multiprocessor_count();
   const int splits = context_splits(num_blocks, num_sms);
-  cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(static_cast<unsigned>(num_rows), static_cast<unsigned>(args.kv_heads),
-                        static_cast<unsigned>(chunks * splits));
+  const dim3 grid(static_cast<unsigned>(num_rows), static_cast<unsigned>(args.kv_heads),
+                  static_cast<unsigned>(chunks * splits));
   // A grid narrower than the GPU (decode at small batch) also gets more key teams per block, so
   // that each context is walked with more loads in flight; a wide grid fills the GPU with small blocks.
-  config.blockDim = dim3(num_blocks < num_sms ? kMaxThreads : kMinThreads);
-  config.stream = stream;
-  cudaLaunchAttribute cluster;
-  cluster.id = cudaLaunchAttributeClusterDimension;
-  cluster.val.clusterDim.x = 1;
-  cluster.val.clusterDim.y = 1;
-  cluster.val.clusterDim.z = static_cast<unsigned>(splits);
-  config.attrs = &cluster;
-  config.numAttrs = splits > 1 ? 1 : 0;
-  CUDA_CHECK(cudaLaunchKernelEx(&config, paged_attention_kernel<kHeadDim, kHeads>, args, splits));
-  CUDA_CHECK_LAUNCH();
+  const dim3 threads(num_blocks < num_sms ? kMaxThreads : kMinThreads);
+  launch_dependent(paged_attention_kernel<kHeadDim, kHeads>, grid, threads, 0, stream,
+                   static_cast<unsigned>(splits), args, splits);
 }
 
 template <int kHeadDim>

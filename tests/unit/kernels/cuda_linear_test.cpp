@@ -1,7 +1,8 @@
-// cuda::linear (cuBLASLt, bf16) against ref::linear (double accumulation) on the same
-// bf16-rounded inputs: token counts 1, 7, 83, 769, 5125 over Qwen-like and odd weight shapes,
-// with and without bias, rows sliced off unaligned, the bias pointer changing under a cached
-// plan, and the launcher's shape checks.
+// cuda::linear (our kernel for one or two token rows, cuBLASLt beyond; bf16) against ref::linear
+// (double accumulation) on the same bf16-rounded inputs: token counts 1, 2 (the decode kernel), 3,
+// 7, 9, 83, 769, 5125 over Qwen-like and odd weight shapes, with and without bias, rows sliced off
+// unaligned, the bias pointer changing under a cached plan, and the launcher's shape checks;
+// cuda::gated_linear (gate and up fused) against ref::linear twice and ref::silu_mul.
 #ifdef HANLIN_HAS_CUDA
 
 #include <gtest/gtest.h>
@@ -26,7 +27,7 @@ struct WeightShape {
   int64_t num_inputs;   // K
 };
 
-const std::vector<int64_t> kTokenCounts = {1, 7, 83, 769, 5125};
+const std::vector<int64_t> kTokenCounts = {1, 2, 3, 7, 9, 83, 769, 5125};
 
 // Rows whose outputs are compared: all of them up to 32; past that the first rows, the rows on
 // either side of the 128- and 256-token tile edges, the middle, the last (a partial tile) and
@@ -85,6 +86,7 @@ std::vector<double> row_norms(const Tensor& matrix) {
 //   2⁻⁸·|ref − bias[n]| with a bias: cuBLASLt's bias epilogue rounds the product to bf16,
 //     adds the bias and rounds again. Measured: with a bias, errors reach a whole ulp (0.249 at
 //     ref 33.75, where half an ulp is 0.125); without this term the bias cases fail.
+//   (our decode kernel adds the bias in f32 and rounds once, so this term only loosens it.)
 //   8·sqrt(K)·u·‖in_t‖·‖w_n‖ (u = 2⁻²⁴): the f32 accumulation, and the 2⁻⁸ roundings' being
 //     relative to the computed value rather than ref. bf16 products are exact in f32; K
 //     rounding errors of random sign make the sum err by about λ·sqrt(K)·u·Σ|in·w| (Higham and
@@ -169,12 +171,12 @@ std::string weight_shape_name(const ::testing::TestParamInfo<WeightShape>& info)
   return "N" + std::to_string(info.param.num_outputs) + "_K" + std::to_string(info.param.num_inputs);
 }
 
-// Qwen3-0.6B's square and MLP shapes, an odd N and K (the real lm_head's 151936 rows are too
-// many for the reference), and Qwen3-8B's MLP up-projection.
+// Qwen3-0.6B's square and MLP shapes, an odd N, an odd K (rows 2 bytes off alignment; the real
+// lm_head's 151936 rows are too many for the reference), and Qwen3-8B's MLP up-projection.
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaLinearVsRef,
                          ::testing::Values(WeightShape{1024, 1024}, WeightShape{3072, 1024},
                                            WeightShape{1024, 3072}, WeightShape{4099, 1000},
-                                           WeightShape{12288, 4096}),
+                                           WeightShape{1034, 1001}, WeightShape{12288, 4096}),
                          weight_shape_name);
 
 // How far into a larger buffer each operand starts, in rows (elements for the bias): at an
@@ -259,6 +261,75 @@ TEST(CudaLinear, EmptyBatchWritesNothing) {
   Tensor out = cuda::device_zeros({0, 64}, DType::kBF16);
   EXPECT_NO_THROW(cuda::linear(out, cuda::device_zeros({0, 32}, DType::kBF16),
                                cuda::device_zeros({64, 32}, DType::kBF16), nullptr, nullptr));
+}
+
+// ---- gated_linear ----
+
+struct GatedShape {
+  int64_t width;       // I
+  int64_t num_inputs;  // K
+};
+
+// out = silu(g̃)·ũ rounded, where g̃ and ũ are the bf16 products; each is within its linear
+// tolerance t_g, t_u of the exact g, u (linear_tolerance). |silu′| ≤ 1.0998, so
+// |silu(g̃)·ũ − silu(g)·u| ≤ 1.0998·t_g·(|u| + t_u) + |silu(g)|·t_u; the output's own rounding
+// adds 2⁻⁸ of the computed value, and f32 arithmetic (expf, a division, a product) ≈ 4e-7 of it.
+std::vector<double> gated_tolerance(const std::vector<float>& gate, const std::vector<float>& up,
+                                    const std::vector<double>& gate_allowed, const std::vector<double>& up_allowed) {
+  std::vector<double> allowed(gate.size());
+  for (size_t i = 0; i < gate.size(); ++i) {
+    const double silu = gate[i] / (1.0 + std::exp(-static_cast<double>(gate[i])));
+    const double spread = 1.0998 * gate_allowed[i] * (std::fabs(up[i]) + up_allowed[i]) + std::fabs(silu) * up_allowed[i];
+    const double computed = std::fabs(silu * up[i]) + spread;
+    allowed[i] = spread + (0x1p-8 + 1e-6) * computed;
+  }
+  return allowed;
+}
+
+TEST(CudaGatedLinear, MatchesTwoProductsAndSiluMul) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
+  // Qwen3-0.6B's MLP, Qwen3-8B's, an I and K the decode kernel takes with a partial last step
+  // (K = 1000), and a K it cannot take (1001: cuBLASLt and silu_mul_halves even at T = 1).
+  for (const GatedShape shape : {GatedShape{3072, 1024}, GatedShape{12288, 4096}, GatedShape{1000, 1000},
+                                 GatedShape{517, 1001}}) {
+    const auto seed = static_cast<uint32_t>(shape.width * 7 + shape.num_inputs);
+    const Tensor gate_up = random_tensor({2 * shape.width, shape.num_inputs}, DType::kBF16, seed);
+    const Tensor gate = gate_up.slice_rows(0, shape.width);
+    const Tensor up = gate_up.slice_rows(shape.width, 2 * shape.width);
+    const Tensor device_gate_up = cuda::to_device(gate_up);
+    for (const int64_t num_tokens : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{9}, int64_t{83}}) {
+      const Tensor in = random_tensor({num_tokens, shape.num_inputs}, DType::kBF16, seed + static_cast<uint32_t>(num_tokens));
+      Tensor device_out = cuda::to_device(random_tensor({num_tokens, shape.width}, DType::kBF16, seed + 3));
+      Tensor scratch = cuda::device_zeros({num_tokens + 5, 2 * shape.width}, DType::kBF16);
+      cuda::gated_linear(device_out, cuda::to_device(in), device_gate_up, scratch, nullptr);
+      const std::vector<float> out = values_of(cuda::to_host(device_out));
+
+      const std::vector<int64_t> rows = rows_to_check(num_tokens, seed);
+      const Tensor in_rows = gather_rows_f32(in, rows);
+      const auto rows_count = static_cast<int64_t>(rows.size());
+      Tensor g = Tensor::zeros({rows_count, shape.width}, DType::kF32);
+      Tensor u = Tensor::zeros({rows_count, shape.width}, DType::kF32);
+      ref::linear(g, in_rows, gate, nullptr, {});
+      ref::linear(u, in_rows, up, nullptr, {});
+      Tensor expected = Tensor::zeros({rows_count, shape.width}, DType::kF32);
+      ref::silu_mul(expected, g, u, {});
+      const std::vector<double> in_norms = row_norms(in_rows);
+      const std::vector<float> g_values = values_of(g);
+      const std::vector<float> u_values = values_of(u);
+      const std::vector<double> allowed = gated_tolerance(
+          g_values, u_values, linear_tolerance(g_values, in_norms, row_norms(gate), nullptr, shape.num_inputs),
+          linear_tolerance(u_values, in_norms, row_norms(up), nullptr, shape.num_inputs));
+      std::vector<float> actual;
+      for (const int64_t row : rows) {
+        actual.insert(actual.end(), out.begin() + row * shape.width, out.begin() + (row + 1) * shape.width);
+      }
+      const ::testing::AssertionResult result = within(actual, values_of(expected), allowed);
+      const std::string label = "T " + std::to_string(num_tokens) + ", I " + std::to_string(shape.width) + ", K " +
+                                std::to_string(shape.num_inputs);
+      std::printf("  cuda::gated_linear %s: %s\n", label.c_str(), result.message());
+      EXPECT_TRUE(result) << label;
+    }
+  }
 }
 
 void expect_internal_error(const std::string& what, const std::function<void()>& call) {

@@ -313,18 +313,26 @@ Tensor rope_frequencies(int64_t head_dim) {
 // sincosf (≤ 2 ulp), the scaling product and the two products and a sum, about 5 roundings of
 // at most scaling·(|x1| + |x2|)·2^-24 each. kF32Slack·scaling·(|x1| + |x2|) bounds it with margin;
 // the output's bf16 rounding adds 2^-8·|ref|.
-std::vector<double> rope_allowed(const std::vector<float>& x, const std::vector<float>& expected,
-                                 int64_t head_dim, float attention_scaling) {
-  std::vector<double> allowed(expected.size());
+// |x1| + |x2| of the pair each element of x [..., head_dim] rotates with.
+std::vector<double> rope_terms(const std::vector<float>& x, int64_t head_dim) {
+  std::vector<double> terms(x.size());
   const int64_t half = head_dim / 2;
-  for (size_t index = 0; index < expected.size(); ++index) {
+  for (size_t index = 0; index < x.size(); ++index) {
     const int64_t in_head = static_cast<int64_t>(index) % head_dim;
     const size_t head_start = index - static_cast<size_t>(in_head);
     const size_t pair = static_cast<size_t>(in_head % half);
-    const double terms =
-        std::fabs(x[head_start + pair]) + std::fabs(x[head_start + pair + static_cast<size_t>(half)]);
+    terms[index] = std::fabs(x[head_start + pair]) + std::fabs(x[head_start + pair + static_cast<size_t>(half)]);
+  }
+  return terms;
+}
+
+std::vector<double> rope_allowed(const std::vector<float>& x, const std::vector<float>& expected,
+                                 int64_t head_dim, float attention_scaling) {
+  const std::vector<double> terms = rope_terms(x, head_dim);
+  std::vector<double> allowed(expected.size());
+  for (size_t index = 0; index < expected.size(); ++index) {
     allowed[index] =
-        kBf16Rounding * std::fabs(expected[index]) + kF32Slack * attention_scaling * terms + kBf16Atol;
+        kBf16Rounding * std::fabs(expected[index]) + kF32Slack * attention_scaling * terms[index] + kBf16Atol;
   }
   return allowed;
 }
@@ -443,6 +451,148 @@ TEST(CudaOps, KvCacheWriteWithOnlyMinusOneSlotsLeavesTheCacheUntouched) {
                        nullptr);
   EXPECT_EQ(device_values(device_k_cache), values_of(k_cache));
   EXPECT_EQ(device_values(device_v_cache), values_of(v_cache));
+}
+
+// ---- fused q/k/v step: norm, rotary embedding and cache write ----
+
+struct QkvShape {
+  int64_t heads;
+  int64_t kv_heads;
+  int64_t head_dim;
+  bool qk_norm;
+};
+
+// Heads [first, first + count) of every token of qkv [T, total · head_dim] as f32 [T, count, head_dim].
+Tensor qkv_heads(const Tensor& qkv, int64_t first, int64_t count, int64_t head_dim) {
+  const int64_t tokens = qkv.dim(0);
+  const int64_t width = qkv.dim(1);
+  Tensor heads = Tensor::zeros({tokens, count, head_dim}, DType::kF32);
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t i = 0; i < count * head_dim; ++i) {
+      heads.data<float>()[t * count * head_dim + i] = to_f32(qkv.data<bf16>()[t * width + first * head_dim + i]);
+    }
+  }
+  return heads;
+}
+
+// The reference is the exact composition (f32 norm, then rope, no rounding between); the kernel
+// rounds the normed value to bf16 before rotating, as head_rms_norm then rope do, which moves each
+// rotated term by at most 2^-8 of itself: rope_allowed's terms are the normed values, so that
+// rounding adds kBf16Rounding · scaling · (|x1| + |x2|) on top of rope's own bound.
+std::vector<double> fused_rope_allowed(const std::vector<float>& normed, const std::vector<float>& expected,
+                                       int64_t head_dim, float attention_scaling, bool rounded_between) {
+  std::vector<double> allowed = rope_allowed(normed, expected, head_dim, attention_scaling);
+  if (!rounded_between) return allowed;
+  const std::vector<double> terms = rope_terms(normed, head_dim);
+  for (size_t i = 0; i < allowed.size(); ++i) allowed[i] += kBf16Rounding * attention_scaling * terms[i];
+  return allowed;
+}
+
+// Rows of the cache at the given slots, [slots, kv_heads · head_dim] f32, and the cache with
+// those rows replaced by `rows` (what a correct write leaves).
+std::vector<float> cache_with_rows(const Tensor& cache, const std::vector<int32_t>& slots, const Tensor& rows) {
+  std::vector<float> values = values_of(cache);
+  const int64_t width = cache.dim(2) * cache.dim(3);
+  for (size_t t = 0; t < slots.size(); ++t) {
+    if (slots[t] < 0) continue;
+    for (int64_t i = 0; i < width; ++i) {
+      values[static_cast<size_t>(slots[t] * width + i)] = rows.data<float>()[static_cast<int64_t>(t) * width + i];
+    }
+  }
+  return values;
+}
+
+TEST(CudaOps, QkvRopeCacheWriteMatchesNormRopeAndCacheWrite) {
+  if (hanlin::cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
+  constexpr int64_t kBlockSize = 16;
+  std::mt19937 generator(11);
+  std::uniform_int_distribution<int32_t> position(0, 200000);
+  // Qwen3-8B's 32/8 heads of 128; Qwen2.5's no-norm form at 64 (14/2); 14 and 16: lanes past half idle.
+  for (const QkvShape shape : {QkvShape{32, 8, 128, true}, QkvShape{14, 2, 64, false}, QkvShape{4, 4, 14, true},
+                               QkvShape{8, 1, 16, true}, QkvShape{2, 1, 256, true}}) {
+    for (int64_t tokens : kTokenCounts) {
+      const auto seed = static_cast<uint32_t>(tokens * 97 + shape.heads * 13 + shape.head_dim);
+      const int64_t total_heads = shape.heads + 2 * shape.kv_heads;
+      const float attention_scaling = shape.heads % 2 == 0 ? 1.0f : 1.2f;
+      const Tensor qkv = random_bf16({tokens, total_heads * shape.head_dim}, seed, -3.0f, 3.0f);
+      const Tensor q_norm = random_bf16({shape.head_dim}, seed + 1, -1.5f, 1.5f);
+      const Tensor k_norm = random_bf16({shape.head_dim}, seed + 2, -1.5f, 1.5f);
+      const int64_t num_blocks = tokens / kBlockSize + 3;
+      const Shape cache_shape = {num_blocks, kBlockSize, shape.kv_heads, shape.head_dim};
+      const Tensor k_cache = random_bf16(cache_shape, seed + 3, -1.0f, 1.0f);
+      const Tensor v_cache = random_bf16(cache_shape, seed + 4, -1.0f, 1.0f);
+      const std::vector<int32_t> slots = random_slots(tokens, num_blocks * kBlockSize, seed);
+      std::vector<int32_t> positions(static_cast<size_t>(tokens));
+      for (int32_t& p : positions) p = position(generator);
+      const Tensor frequencies = rope_frequencies(shape.head_dim);
+
+      // The reference: ref::head_rms_norm, ref::rope, ref::kv_cache_write on the split heads.
+      Tensor q = qkv_heads(qkv, 0, shape.heads, shape.head_dim);
+      Tensor k = qkv_heads(qkv, shape.heads, shape.kv_heads, shape.head_dim);
+      const Tensor v = qkv_heads(qkv, shape.heads + shape.kv_heads, shape.kv_heads, shape.head_dim);
+      if (shape.qk_norm) {
+        ref::head_rms_norm(q, as_f32(q_norm), 1e-6f, {});
+        ref::head_rms_norm(k, as_f32(k_norm), 1e-6f, {});
+      }
+      const std::vector<float> q_normed = values_of(q);
+      const std::vector<float> k_normed = values_of(k);
+      ref::rope(q, positions, frequencies, attention_scaling, {});
+      ref::rope(k, positions, frequencies, attention_scaling, {});
+
+      Tensor device_q = cuda::device_zeros({tokens, shape.heads, shape.head_dim}, DType::kBF16);
+      Tensor device_k_cache = cuda::to_device(k_cache);
+      Tensor device_v_cache = cuda::to_device(v_cache);
+      const Tensor device_q_norm = cuda::to_device(q_norm);
+      const Tensor device_k_norm = cuda::to_device(k_norm);
+      cuda::qkv_rope_cache_write(device_q, device_k_cache, device_v_cache, cuda::to_device(qkv),
+                                 shape.qk_norm ? &device_q_norm : nullptr, shape.qk_norm ? &device_k_norm : nullptr,
+                                 1e-6f, device_ints(positions), cuda::to_device(frequencies), attention_scaling,
+                                 device_ints(slots), nullptr);
+
+      const std::string label = "qkv_rope_cache_write " + shape_to_string(cache_shape) + " heads " +
+                                std::to_string(shape.heads) + (shape.qk_norm ? " norm" : "") + ", T " +
+                                std::to_string(tokens);
+      const std::vector<float> q_expected = values_of(q);
+      expect_within(label + " q", device_values(device_q), q_expected,
+                    fused_rope_allowed(q_normed, q_expected, shape.head_dim, attention_scaling, shape.qk_norm));
+      // K: rows at the slots within the rope bound; every other cache element unchanged exactly.
+      const std::vector<float> k_expected = cache_with_rows(k_cache, slots, k);
+      const std::vector<float> k_terms = cache_with_rows(k_cache, slots, from_values(k.shape(), k_normed));
+      std::vector<double> k_allowed =
+          fused_rope_allowed(k_terms, k_expected, shape.head_dim, attention_scaling, shape.qk_norm);
+      const int64_t row_width = shape.kv_heads * shape.head_dim;
+      std::vector<bool> written(k_allowed.size(), false);
+      for (const int32_t slot : slots) {
+        if (slot >= 0) std::fill_n(written.begin() + slot * row_width, row_width, true);
+      }
+      for (size_t i = 0; i < k_allowed.size(); ++i) {
+        if (!written[i]) k_allowed[i] = 0;
+      }
+      expect_within(label + " k_cache", device_values(device_k_cache), k_expected, k_allowed);
+      // V: copied exactly.
+      expect_close(label + " v_cache", device_values(device_v_cache), cache_with_rows(v_cache, slots, v), 0, 0);
+    }
+  }
+}
+
+// ---- gated product's second half ----
+
+TEST(CudaOps, SiluMulHalvesMatchesSiluMulOfTheHalves) {
+  if (hanlin::cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
+  for (int64_t tokens : kTokenCounts) {
+    for (int64_t width : kHiddenSizes) {
+      const auto seed = static_cast<uint32_t>(tokens * 419 + width);
+      const Tensor gate_up = random_bf16({tokens, 2 * width}, seed, -8.0f, 8.0f);
+      const Tensor gate = qkv_heads(gate_up, 0, 1, width).reshape({tokens, width});
+      const Tensor up = qkv_heads(gate_up, 1, 1, width).reshape({tokens, width});
+      Tensor expected = Tensor::zeros({tokens, width}, DType::kF32);
+      ref::silu_mul(expected, gate, up, {});
+      Tensor out = cuda::device_zeros({tokens, width}, DType::kBF16);
+      cuda::silu_mul_halves(out, cuda::to_device(gate_up), nullptr);
+      expect_close(shape_label("silu_mul_halves", {tokens, width}), device_values(out), values_of(expected),
+                   kOutputRtol, kBf16Atol);
+    }
+  }
 }
 
 // ---- launcher checks, empty batches, streams ----

@@ -1,6 +1,8 @@
-// Qwen3Model over BatchViews the engine will build: a long prompt in 64-token chunks equals a
-// one-shot prefill (and both equal transformers), and a sequence's logits do not depend on
-// what else shares its batch or where its cache blocks lie.
+// Qwen3Model over BatchViews the engine will build, on the CPU and on the GPU: a long prompt in
+// 64-token chunks equals a one-shot prefill (and both equal transformers), and a sequence's
+// logits do not depend on what else shares its batch or where its cache blocks lie. On the GPU a
+// mixed batch runs both attention kernels (decode rows and tensor-core prefill tiles, one of them
+// after a cached prefix) and both product kernels (decode GEMV and cuBLASLt).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,8 +10,10 @@
 #include <cstdio>
 #include <numeric>
 #include <random>
+#include <tuple>
 
 #include "core/thread_pool.h"
+#include "kernels/cuda/cuda_ops.h"
 #include "model/qwen3.h"
 #include "model_test_support.h"
 
@@ -18,12 +22,23 @@ namespace {
 
 namespace support = hanlin::model::test_support;
 
-constexpr double kFixtureTolerance = 1e-4;  // TESTING.md §1, against transformers
-// Same rows computed in different chunks: the same kernels run, so only rounding may differ.
-constexpr double kChunkingTolerance = 1e-6;
-// A decode row alone (T = 1) and inside a larger batch take different linear kernels (GEMV vs
-// blocked GEMM) that sum the K products in different orders: f32 rounding, seen at ~5e-7.
-constexpr double kBatchingTolerance = 1e-5;
+struct Tolerances {
+  double fixture;   // against transformers (TESTING.md §1)
+  double chunking;  // the same rows computed in different chunks
+  double batching;  // a row alone against the same row inside a batch
+  double margin_for_exact_tokens;
+};
+
+// CPU: the same kernels run on the same f32 rows, so chunking differs only by rounding; a decode
+// row alone (T = 1) and inside a larger batch take different linear kernels (GEMV vs blocked
+// GEMM) that sum in different orders (seen at ~5e-7). GPU: activations are bf16 between ops, and
+// one row against many takes our GEMV against cuBLASLt, so results differ by bf16 roundings
+// (TESTING.md's 1e-2 for bf16); tokens must agree wherever the top-1 margin is wide.
+Tolerances tolerances_for(Device device) {
+  if (device == Device::kCuda) return {1e-2, 1e-2, 1e-2, 0.1};
+  return {1e-4, 1e-6, 1e-5, 0.0};
+}
+
 constexpr int64_t kLongPrompt = 300;
 constexpr int32_t kChunk = 64;
 
@@ -41,10 +56,21 @@ std::vector<int32_t> random_prompt(int64_t vocab, size_t length, uint32_t seed) 
   return prompt;
 }
 
-class Qwen3BatchingTest : public ::testing::TestWithParam<std::string> {
+class Qwen3BatchingTest : public ::testing::TestWithParam<std::tuple<std::string, Device>> {
  protected:
-  void SetUp() override { fixture_ = support::load_fixture(GetParam()); }
+  void SetUp() override {
+    if (device_ == Device::kCuda && cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
+    fixture_ = support::load_fixture(std::get<0>(GetParam()));
+  }
 
+  Qwen3Model load_model() {
+    Qwen3Model model = Qwen3Model::load(fixture_.dir.string(), pool_);
+    if (device_ == Device::kCuda) model.move_to_gpu();
+    return model;
+  }
+
+  const Device device_ = std::get<1>(GetParam());
+  const Tolerances tolerances_ = tolerances_for(device_);
   support::ModelFixture fixture_;
   ThreadPool pool_{2};
 };
@@ -64,7 +90,7 @@ TEST(Qwen3Fixtures, IncludeAPromptLongerThan300Tokens) {
 Tensor chunked_prefill_logits(Qwen3Model& model, const std::vector<int32_t>& prompt) {
   const int32_t length = static_cast<int32_t>(prompt.size());
   support::SequenceState seq = support::sequential_blocks(length);
-  KvCache cache(model.config(), static_cast<int64_t>(seq.block_table.size()));
+  KvCache cache(model.config(), static_cast<int64_t>(seq.block_table.size()), model.device());
   Tensor all = Tensor::zeros({length, model.config().vocab_size}, DType::kF32);
   for (int32_t start = 0; start < length; start += kChunk) {
     const int32_t count = std::min(kChunk, length - start);
@@ -78,7 +104,7 @@ Tensor chunked_prefill_logits(Qwen3Model& model, const std::vector<int32_t>& pro
 }
 
 TEST_P(Qwen3BatchingTest, ChunkedPrefillEqualsOneShotAndTransformers) {
-  Qwen3Model model = Qwen3Model::load(fixture_.dir.string(), pool_);
+  Qwen3Model model = load_model();
   for (const support::FixtureCase& fixture_case : fixture_.cases) {
     const auto& prompt = fixture_case.prompt_ids;
     if (static_cast<int64_t>(prompt.size()) < kLongPrompt) continue;
@@ -89,7 +115,7 @@ TEST_P(Qwen3BatchingTest, ChunkedPrefillEqualsOneShotAndTransformers) {
     for (int32_t position = 0; position < length; ++position) {
       const double difference =
           support::relative_l2(support::logits_row(chunked, position), support::logits_row(one_shot, position));
-      ASSERT_LE(difference, kChunkingTolerance) << fixture_case.name << " position " << position;
+      ASSERT_LE(difference, tolerances_.chunking) << fixture_case.name << " position " << position;
       worst = std::max(worst, difference);
     }
     std::printf("[ %s ] %s: chunked vs one-shot prefill, worst relative L2 %.3g\n", fixture_.name.c_str(),
@@ -98,7 +124,7 @@ TEST_P(Qwen3BatchingTest, ChunkedPrefillEqualsOneShotAndTransformers) {
       for (const Tensor* logits : {&chunked, &one_shot}) {
         const support::LogitsError error =
             support::compare_top_logits(support::logits_row(*logits, reference.position), reference.top);
-        EXPECT_LE(error.relative_l2, kFixtureTolerance) << fixture_case.name << " position " << reference.position;
+        EXPECT_LE(error.relative_l2, tolerances_.fixture) << fixture_case.name << " position " << reference.position;
       }
     }
   }
@@ -119,7 +145,7 @@ constexpr int kDecodeSteps = 4;
 
 Trace run_alone(Qwen3Model& model, const std::vector<int32_t>& prompt) {
   support::SequenceState seq = support::sequential_blocks(static_cast<int64_t>(prompt.size()) + kDecodeSteps);
-  KvCache cache(model.config(), static_cast<int64_t>(seq.block_table.size()));
+  KvCache cache(model.config(), static_cast<int64_t>(seq.block_table.size()), model.device());
   Trace trace;
   BatchView prefill;
   support::append_rows(prefill, seq, prompt, std::vector<int32_t>{static_cast<int32_t>(prompt.size()) - 1});
@@ -147,14 +173,16 @@ std::vector<int32_t> take_blocks(std::vector<int32_t>& pool, int64_t num_tokens)
 }
 
 // A (the fixture prompt) joins a batch where B is already decoding and C is mid-way through a
-// chunked prefill; from then on all three decode together, A's rows in the middle.
-Trace run_batched(Qwen3Model& model, const std::vector<int32_t>& prompt_a) {
+// chunked prefill; from then on all three decode together, A's rows in the middle. A is fed the
+// tokens it chose alone (a_tokens), so both runs compute the same rows even where a near tie
+// could go either way.
+Trace run_batched(Qwen3Model& model, const std::vector<int32_t>& prompt_a, const std::vector<int32_t>& a_tokens) {
   const int64_t vocab = model.config().vocab_size;
   const std::vector<int32_t> prompt_b = random_prompt(vocab, 37, 1);
   const std::vector<int32_t> prompt_c = random_prompt(vocab, 70, 2);
   const int32_t blocks_a = static_cast<int32_t>((prompt_a.size() + kDecodeSteps + 15) / 16);
   std::vector<int32_t> free_blocks = shuffled_blocks(blocks_a + 24);
-  KvCache cache(model.config(), blocks_a + 24);
+  KvCache cache(model.config(), blocks_a + 24, model.device());
   support::SequenceState a{take_blocks(free_blocks, static_cast<int64_t>(prompt_a.size()) + kDecodeSteps), 0};
   support::SequenceState b{take_blocks(free_blocks, 37 + kDecodeSteps + 2), 0};
   support::SequenceState c{take_blocks(free_blocks, 70 + kDecodeSteps + 1), 0};
@@ -178,7 +206,7 @@ Trace run_batched(Qwen3Model& model, const std::vector<int32_t>& prompt_a) {
   for (int step = 0; step < kDecodeSteps; ++step) {
     BatchView decode;
     support::append_rows(decode, b, std::vector<int32_t>{token_b}, std::vector<int32_t>{0});
-    support::append_rows(decode, a, std::vector<int32_t>{trace.tokens.back()}, std::vector<int32_t>{0});
+    support::append_rows(decode, a, std::vector<int32_t>{a_tokens.at(static_cast<size_t>(step))}, std::vector<int32_t>{0});
     support::append_rows(decode, c, std::vector<int32_t>{token_c}, std::vector<int32_t>{0});
     logits = model.forward(decode, cache);
     token_b = support::argmax(support::logits_row(logits, 0));
@@ -188,26 +216,43 @@ Trace run_batched(Qwen3Model& model, const std::vector<int32_t>& prompt_a) {
   return trace;
 }
 
+// The top-1 margin of a logits row: how far the best logit is above the second.
+double top_margin(std::span<const float> row) {
+  std::vector<float> values(row.begin(), row.end());
+  std::partial_sort(values.begin(), values.begin() + 2, values.end(), std::greater<>());
+  return static_cast<double>(values[0]) - static_cast<double>(values[1]);
+}
+
 TEST_P(Qwen3BatchingTest, SequenceIsUnaffectedByItsBatchmates) {
-  Qwen3Model model = Qwen3Model::load(fixture_.dir.string(), pool_);
+  Qwen3Model model = load_model();
   const support::FixtureCase& fixture_case = fixture_.cases.front();
   const Trace alone = run_alone(model, fixture_case.prompt_ids);
-  const Trace batched = run_batched(model, fixture_case.prompt_ids);
-  ASSERT_EQ(alone.tokens, batched.tokens);
+  const Trace batched = run_batched(model, fixture_case.prompt_ids, alone.tokens);
   double worst = 0;
   for (size_t step = 0; step < alone.logits.size(); ++step) {
     const double difference = support::relative_l2(batched.logits[step], alone.logits[step]);
-    EXPECT_LE(difference, kBatchingTolerance) << "step " << step;
+    EXPECT_LE(difference, tolerances_.batching) << "step " << step;
     worst = std::max(worst, difference);
+    if (top_margin(alone.logits[step]) > tolerances_.margin_for_exact_tokens) {
+      EXPECT_EQ(batched.tokens[step], alone.tokens[step]) << "step " << step;
+    }
   }
   std::printf("[ %s ] alone vs batched, worst relative L2 %.3g\n", fixture_.name.c_str(), worst);
   // And both are transformers' first greedy step.
   const support::LogitsError error = support::compare_top_logits(batched.logits[0], fixture_case.greedy_steps.at(0).top);
-  EXPECT_LE(error.relative_l2, kFixtureTolerance);
+  EXPECT_LE(error.relative_l2, tolerances_.fixture);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Qwen3BatchingTest, ::testing::ValuesIn(support::fixture_model_names()),
-                         support::fixture_test_name);
+std::string batching_test_name(const ::testing::TestParamInfo<std::tuple<std::string, Device>>& info) {
+  std::string name = std::get<0>(info.param) + (std::get<1>(info.param) == Device::kCuda ? "_cuda" : "_cpu");
+  std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)) && c != '_'; }, '_');
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Qwen3BatchingTest,
+                         ::testing::Combine(::testing::ValuesIn(support::fixture_model_names()),
+                                            ::testing::Values(Device::kCpu, Device::kCuda)),
+                         batching_test_name);
 
 }  // namespace
 }  // namespace hanlin::model

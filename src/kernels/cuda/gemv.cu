@@ -1,0 +1,238 @@
+// Products with a few token rows: each weight row is read once, in 16-byte pieces, with many
+// loads in flight, and multiplied by every token row while it is in registers.
+//
+// Layout of the work. A warp owns two weight rows (two outputs; or, gated, the gate row j and the
+// up row I + j of one output). Its 32 lanes walk the rows' K elements 8 at a time, lane l taking
+// pieces l, l + 32, …, so each step reads 512 contiguous bytes per row. kUnroll steps' weight
+// loads are issued before any is used (16 loads of 16 bytes per lane in flight), which is what
+// keeps the memory busy: at batch 1 the whole step is weight reads. The token rows are read
+// through L1 (every warp of an SM wants the same ones); the weights bypass it. Each lane keeps
+// f32 partial sums per (row, token), the warp adds them with shuffles, and lane r·kTokens + t
+// writes output (r, t).
+//
+// Why not cuBLASLt here: its kernels for T ≤ 8 reached 26–58 % of the bandwidth on Qwen3-8B's
+// shapes (bench/RESULTS.md), and a gated form saves the [T, 2I] round trip and a launch.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/bf16_vector.cuh"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/dependent_launch.cuh"
+#include "kernels/cuda/gemv.h"
+
+namespace hanlin::cuda {
+namespace {
+
+constexpr int kWarpSize = 32;
+constexpr int kWarpsPerBlock = 8;
+constexpr int kRowsPerWarp = 2;
+constexpr int kUnroll = 8;
+constexpr int kPieceElements = 8;  // bf16 per 16-byte load
+
+struct GemvArgs {
+  __nv_bfloat16* out;            // [T, num_outputs]
+  const __nv_bfloat16* in;       // [T, K]
+  const __nv_bfloat16* weight;   // [rows, K]
+  const __nv_bfloat16* bias;     // [num_outputs] or null (plain form only)
+  int64_t num_outputs;           // N, or I for the gated form
+  int64_t num_pieces;            // K / 8
+};
+
+// A weight piece read once: not kept in L1, where the token rows live.
+__device__ __forceinline__ uint4 load_streaming(const __nv_bfloat16* address) {
+  uint4 value;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(value.x), "=r"(value.y), "=r"(value.z), "=r"(value.w)
+               : "l"(address));
+  return value;
+}
+
+__device__ __forceinline__ float dot8(const uint4& a_raw, const float (&b)[8]) {
+  const __nv_bfloat162* a = reinterpret_cast<const __nv_bfloat162*>(&a_raw);
+  float sum = 0;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const float2 pair = __bfloat1622float2(a[k]);
+    sum = fmaf(pair.x, b[2 * k], sum);
+    sum = fmaf(pair.y, b[2 * k + 1], sum);
+  }
+  return sum;
+}
+
+__device__ __forceinline__ float warp_sum(float value) {
+#pragma unroll
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  return value;
+}
+
+// sums[r][t] += Σ over this lane's pieces of weight row r · token row t. The first kUnroll steps'
+// weight loads are issued before waiting for the previous kernel (launch_dependent): the weights
+// stream in while that kernel finishes, and only the token rows have to wait for it.
+template <int kTokens>
+__device__ __forceinline__ void accumulate_rows(const GemvArgs& args, const __nv_bfloat16* (&rows)[kRowsPerWarp],
+                                                const bool (&row_valid)[kRowsPerWarp], int lane,
+                                                float (&sums)[kRowsPerWarp][kTokens]) {
+  const int64_t width = args.num_pieces * kPieceElements;
+  for (int64_t first = 0; first < args.num_pieces; first += kUnroll * kWarpSize) {
+    uint4 pieces[kRowsPerWarp][kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t piece = first + u * kWarpSize + lane;
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        pieces[r][u] = row_valid[r] && piece < args.num_pieces ? load_streaming(rows[r] + piece * kPieceElements)
+                                                                : make_uint4(0, 0, 0, 0);
+      }
+    }
+    if (first == 0) wait_for_previous_kernel();
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t piece = first + u * kWarpSize + lane;
+      if (piece >= args.num_pieces) break;
+#pragma unroll
+      for (int t = 0; t < kTokens; ++t) {
+        float x[kPieceElements];
+        load_bf16<kPieceElements>(args.in + t * width + piece * kPieceElements, x);
+#pragma unroll
+        for (int r = 0; r < kRowsPerWarp; ++r) sums[r][t] += dot8(pieces[r][u], x);
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+#pragma unroll
+    for (int t = 0; t < kTokens; ++t) sums[r][t] = warp_sum(sums[r][t]);
+  }
+}
+
+// Plain form: the warp's rows 2w and 2w + 1 are outputs 2w and 2w + 1.
+template <int kTokens>
+__global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) gemv_kernel(const GemvArgs args) {
+  allow_next_kernel();
+  const int lane = static_cast<int>(threadIdx.x % kWarpSize);
+  const int64_t warp = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarpSize;
+  const int64_t first_output = warp * kRowsPerWarp;
+  if (first_output >= args.num_outputs) return;
+  const int64_t width = args.num_pieces * kPieceElements;
+  const __nv_bfloat16* rows[kRowsPerWarp];
+  bool row_valid[kRowsPerWarp];
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    row_valid[r] = first_output + r < args.num_outputs;
+    rows[r] = args.weight + (row_valid[r] ? first_output + r : first_output) * width;
+  }
+  float sums[kRowsPerWarp][kTokens] = {};
+  accumulate_rows<kTokens>(args, rows, row_valid, lane, sums);
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+#pragma unroll
+    for (int t = 0; t < kTokens; ++t) {
+      if (lane != r * kTokens + t || !row_valid[r]) continue;
+      const int64_t output = first_output + r;
+      const float bias = args.bias ? __bfloat162float(args.bias[output]) : 0.0f;
+      args.out[t * args.num_outputs + output] = __float2bfloat16_rn(sums[r][t] + bias);
+    }
+  }
+}
+
+// Gated form: warp j reads gate row j and up row I + j and writes output j.
+template <int kTokens>
+__global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) gated_gemv_kernel(const GemvArgs args) {
+  allow_next_kernel();
+  const int lane = static_cast<int>(threadIdx.x % kWarpSize);
+  const int64_t output = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarpSize;
+  if (output >= args.num_outputs) return;
+  const int64_t width = args.num_pieces * kPieceElements;
+  const __nv_bfloat16* rows[kRowsPerWarp] = {args.weight + output * width,
+                                             args.weight + (args.num_outputs + output) * width};
+  const bool row_valid[kRowsPerWarp] = {true, true};
+  float sums[kRowsPerWarp][kTokens] = {};
+  accumulate_rows<kTokens>(args, rows, row_valid, lane, sums);
+#pragma unroll
+  for (int t = 0; t < kTokens; ++t) {
+    if (lane != t) continue;
+    const float gate = round_to_bf16(sums[0][t]);
+    const float up = round_to_bf16(sums[1][t]);
+    args.out[t * args.num_outputs + output] = __float2bfloat16_rn(silu(gate) * up);
+  }
+}
+
+template <int kTokens>
+void launch(const GemvArgs& args, bool gated, cudaStream_t stream) {
+  const int64_t warps = gated ? args.num_outputs : (args.num_outputs + kRowsPerWarp - 1) / kRowsPerWarp;
+  const dim3 blocks(static_cast<unsigned>((warps + kWarpsPerBlock - 1) / kWarpsPerBlock));
+  const dim3 threads(kWarpsPerBlock * kWarpSize);
+  void (*kernel)(GemvArgs) = gated ? gated_gemv_kernel<kTokens> : gemv_kernel<kTokens>;
+  launch_dependent(kernel, blocks, threads, 0, stream, 1, args);
+}
+
+void dispatch(const GemvArgs& args, int64_t num_tokens, bool gated, cudaStream_t stream) {
+  static_assert(kMaxGemvTokens == 2);
+  if (num_tokens == 1) return launch<1>(args, gated, stream);
+  launch<2>(args, gated, stream);
+}
+
+bool aligned16(const void* pointer) { return reinterpret_cast<uintptr_t>(pointer) % 16 == 0; }
+
+// One thread per output: out[t, n] = in[t] · weight[n] (+ bias[n]) with scalar loads, for any K.
+__global__ void scalar_linear_kernel(__nv_bfloat16* out, const __nv_bfloat16* in, const __nv_bfloat16* weight,
+                                     const __nv_bfloat16* bias, int64_t num_outputs, int64_t num_inputs) {
+  const int64_t output = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t token = blockIdx.y;
+  if (output >= num_outputs) return;
+  const __nv_bfloat16* row = weight + output * num_inputs;
+  const __nv_bfloat16* x = in + token * num_inputs;
+  float sum = 0;
+  for (int64_t k = 0; k < num_inputs; ++k) sum = fmaf(__bfloat162float(row[k]), __bfloat162float(x[k]), sum);
+  if (bias) sum += __bfloat162float(bias[output]);
+  out[token * num_outputs + output] = __float2bfloat16_rn(sum);
+}
+
+}  // namespace
+
+void scalar_linear(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor* bias, int64_t num_tokens,
+                   Stream stream) {
+  constexpr int kThreads = 256;
+  const int64_t num_outputs = weight.dim(0);
+  const dim3 grid(static_cast<unsigned>((num_outputs + kThreads - 1) / kThreads), static_cast<unsigned>(num_tokens));
+  scalar_linear_kernel<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      static_cast<__nv_bfloat16*>(out.raw()), static_cast<const __nv_bfloat16*>(in.raw()),
+      static_cast<const __nv_bfloat16*>(weight.raw()), bias ? static_cast<const __nv_bfloat16*>(bias->raw()) : nullptr,
+      num_outputs, weight.dim(1));
+  CUDA_CHECK_LAUNCH();
+}
+
+bool gemv_applies(int64_t num_tokens, const Tensor& in, const Tensor& weight) {
+  const int64_t num_inputs = weight.dim(1);
+  return num_tokens >= 1 && num_tokens <= kMaxGemvTokens && num_inputs % kPieceElements == 0 &&
+         aligned16(in.raw()) && aligned16(weight.raw());
+}
+
+void gemv(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor* bias, int64_t num_tokens,
+          Stream stream) {
+  const GemvArgs args{
+      .out = static_cast<__nv_bfloat16*>(out.raw()),
+      .in = static_cast<const __nv_bfloat16*>(in.raw()),
+      .weight = static_cast<const __nv_bfloat16*>(weight.raw()),
+      .bias = bias ? static_cast<const __nv_bfloat16*>(bias->raw()) : nullptr,
+      .num_outputs = weight.dim(0),
+      .num_pieces = weight.dim(1) / kPieceElements,
+  };
+  dispatch(args, num_tokens, false, static_cast<cudaStream_t>(stream));
+}
+
+void gated_gemv(Tensor& out, const Tensor& in, const Tensor& gate_up, int64_t num_tokens, Stream stream) {
+  const GemvArgs args{
+      .out = static_cast<__nv_bfloat16*>(out.raw()),
+      .in = static_cast<const __nv_bfloat16*>(in.raw()),
+      .weight = static_cast<const __nv_bfloat16*>(gate_up.raw()),
+      .bias = nullptr,
+      .num_outputs = gate_up.dim(0) / 2,
+      .num_pieces = gate_up.dim(1) / kPieceElements,
+  };
+  dispatch(args, num_tokens, true, static_cast<cudaStream_t>(stream));
+}
+
+}  // namespace hanlin::cuda

@@ -1,0 +1,603 @@
+// Causal prefill attention on the tensor cores (FlashAttention-2's scheme) over the paged bf16 KV
+// cache: cuda::paged_attention's result for the rows of the listed query tiles.
+//
+// Layout of the work. One thread block of kWarps warps per (query tile of kTileRows rows, query
+// head), two blocks per SM; warp w owns rows 32w..32w+31 of the tile as two m16 row tiles, so a
+// row's scores, softmax state and output stay in one warp's registers and the softmax needs only
+// shuffles within a quad of lanes. The block walks the keys 0..(its last row's position) in
+// tiles of kKeyTileRows: Q·Kᵀ and P·V are mma.sync m16n8k16 (bf16 in, f32 accumulate), operands
+// read from shared memory with ldmatrix (V transposed on the way), P passed from the score
+// accumulators to the A operand in registers. The scale and log2 e are applied to the f32
+// scores, so the softmax runs on exp2; the output is rescaled only when a row's maximum moved,
+// which in a long row is rare after its first keys.
+//
+// Why these sizes (H100 SXM, head dim 128, 32/8 heads, one 16K-token prompt, median of 11):
+// a warp of two row tiles loads each K or V fragment once for both, half the shared-memory
+// reads per multiply of a warp with one row tile and its query in registers (8 warps of 16 rows:
+// 249 TFLOP/s; 4 warps of 32 rows, two blocks per SM: 263). The 128 output accumulators then
+// leave registers for the scores of 48 keys at a time: 274 TFLOP/s, against 260 for 64 (which
+// spills) and 263 for 32; the query's fragments are re-read from shared memory each step.
+// What limits it: with the K/V gather left out of the loop (stale tiles) the same kernel runs at
+// 412 TFLOP/s, while dropping exp2 or a fourth stage changes nothing; the next steps are one
+// K/V tile shared by the query heads of a kv head, and fewer block-table reads per tile.
+//
+// Shared memory holds the Q tile and kStages K/V tiles. A key tile is gathered row by row
+// through the block table with cp.async (16 bytes a thread, a cache row per kHeadDim / 8
+// consecutive threads), kStages − 1 tiles ahead of the one in use, so the loads overlap the
+// matrix work with one barrier per tile. Rows of 16-byte pieces are XOR-swizzled by the row's
+// low three bits so that ldmatrix's eight rows hit eight different bank groups.
+//
+// Causality: key tiles wholly before the block's first row need no mask; only the tiles on the
+// diagonal are masked, and tiles wholly after the last row are never loaded. Query heads that
+// share a kv head are neighbours in the grid, so their blocks run together and a K/V tile is read
+// from memory once and from L2 by the others. The grid lists the tiles in reverse order: a
+// sequence's last tiles have the most keys and start first, so the short ones fill the tail.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <string>
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/launch_checks.h"
+#include "kernels/cuda/prefill_attention.h"
+
+namespace hanlin::cuda {
+namespace {
+
+constexpr int kTileRows = kPrefillTileRows;  // query rows per block
+constexpr int kRowTiles = 2;                 // m16 tiles of rows per warp
+constexpr int kWarpRows = 16 * kRowTiles;
+constexpr int kWarps = kTileRows / kWarpRows;
+constexpr int kThreads = kWarps * 32;
+constexpr int kBlocksPerSm = 2;
+constexpr int kKeyTileRows = 48;  // keys per step: three cache blocks of 16
+constexpr int kStages = 3;        // K/V tiles in shared memory: one in use, two in flight
+constexpr float kLog2E = 1.4426950408889634f;
+
+// The launch's shapes and pointers; the kernel trusts them (the launcher checked the tensors).
+struct PrefillArgs {
+  __nv_bfloat16* out;            // [T, num_heads, head_dim]
+  const __nv_bfloat16* q;        // [T, num_heads, head_dim]
+  const __nv_bfloat16* k_cache;  // [num_blocks, block_size, kv_heads, head_dim]
+  const __nv_bfloat16* v_cache;  // [num_blocks, block_size, kv_heads, head_dim]
+  const int32_t* seqs;           // [S, 3]: q_start, q_len, context_len
+  const int32_t* block_tables;   // [S, max_blocks_per_seq]
+  const int32_t* tiles;          // [num_tiles, 2]: sequence, first row offset
+  int num_tiles;
+  int num_heads;
+  int kv_heads;
+  int heads_per_kv_head;  // num_heads / kv_heads
+  int block_size;
+  int max_blocks_per_seq;
+  float scale_log2;  // scale · log2 e
+};
+
+// ---- PTX wrappers -------------------------------------------------------------------------
+
+__device__ __forceinline__ uint32_t shared_address(const void* pointer) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(pointer));
+}
+
+// 16 bytes global → shared, asynchronously; zeros instead when !is_valid (nothing is read).
+__device__ __forceinline__ void copy_async_16(uint32_t destination, const void* source, bool is_valid) {
+  const int source_bytes = is_valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(destination), "l"(source),
+               "r"(source_bytes));
+}
+
+__device__ __forceinline__ void commit_copies() {
+  asm volatile("cp.async.commit_group;\n" ::);
+}
+
+// Waits until at most kPending of this thread's committed copy groups are still in flight.
+template <int kPending>
+__device__ __forceinline__ void wait_copies() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+}
+
+// Four 8×8 bf16 matrices; lane l names row l % 8 of matrix l / 8.
+__device__ __forceinline__ void load_matrices(uint32_t (&fragment)[4], uint32_t address) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(fragment[0]), "=r"(fragment[1]), "=r"(fragment[2]), "=r"(fragment[3])
+               : "r"(address));
+}
+
+__device__ __forceinline__ void load_matrices_transposed(uint32_t (&fragment)[4], uint32_t address) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(fragment[0]), "=r"(fragment[1]), "=r"(fragment[2]), "=r"(fragment[3])
+               : "r"(address));
+}
+
+// accumulator[16×8] += a[16×16] · b[16×8], bf16 operands, f32 accumulation.
+__device__ __forceinline__ void mma_bf16(float (&accumulator)[4], const uint32_t (&a)[4], uint32_t b0,
+                                         uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(accumulator[0]), "+f"(accumulator[1]), "+f"(accumulator[2]), "+f"(accumulator[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ float fast_exp2(float x) {
+  float result;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(result) : "f"(x));
+  return result;
+}
+
+__device__ __forceinline__ uint32_t pack_bf16(float low, float high) {
+  const __nv_bfloat162 pair = __floats2bfloat162_rn(low, high);
+  return *reinterpret_cast<const uint32_t*>(&pair);
+}
+
+// ---- Shared-memory tiles ------------------------------------------------------------------
+
+// A tile of rows × kHeadDim bf16 in shared memory, in 16-byte pieces; piece c of row r sits at
+// r * kPieces + (c ^ (r % 8)).
+template <int kHeadDim>
+struct SwizzledTile {
+  static constexpr int kPieces = kHeadDim / 8;
+  static_assert(kPieces >= 8, "the swizzle needs at least eight pieces a row");
+  uint32_t base;  // shared address
+
+  __device__ __forceinline__ uint32_t address(int row, int piece) const {
+    return base + 16u * static_cast<uint32_t>(row * kPieces + (piece ^ (row & 7)));
+  }
+};
+
+// A lane's ldmatrix addresses in a SwizzledTile: the lane reads rows first_row + 8k (so the
+// swizzle's row bits stay those of first_row) and pieces 2·step + half. Pieces eight apart are
+// swizzled alike, so four offsets per lane serve every step; the rest is a constant offset that
+// the compiler folds into the instruction.
+template <int kHeadDim>
+struct LaneView {
+  static constexpr int kPieces = kHeadDim / 8;
+  uint32_t step_offset[4];  // bytes, for steps 0..3 on first_row
+
+  __device__ __forceinline__ LaneView(int first_row, int half) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+      step_offset[j] = 16u * static_cast<uint32_t>(first_row * kPieces + ((2 * j + half) ^ (first_row & 7)));
+  }
+
+  // rows_below: rows past first_row, a multiple of 8.
+  __device__ __forceinline__ uint32_t address(uint32_t base, int rows_below, int step) const {
+    return base + step_offset[step % 4] + 16u * static_cast<uint32_t>(rows_below * kPieces + (step / 4) * 8);
+  }
+};
+
+// Where one block works: its sequence, rows, head and key range.
+struct TileWork {
+  int seq;
+  int q_start;
+  int first_row;       // offset of the tile's first row within the sequence's q rows
+  int num_rows;        // rows of the tile inside the sequence (≤ kTileRows)
+  int first_position;  // position of the tile's first row
+  int context_len;
+  int head;
+  int kv_head;
+};
+
+__device__ __forceinline__ TileWork tile_work(const PrefillArgs& args) {
+  const int tile = args.num_tiles - 1 - static_cast<int>(blockIdx.x / args.num_heads);
+  TileWork work;
+  work.head = static_cast<int>(blockIdx.x % args.num_heads);
+  work.kv_head = work.head / args.heads_per_kv_head;
+  work.seq = args.tiles[2 * tile];
+  work.first_row = args.tiles[2 * tile + 1];
+  work.q_start = args.seqs[3 * work.seq];
+  const int q_len = args.seqs[3 * work.seq + 1];
+  work.context_len = args.seqs[3 * work.seq + 2];
+  work.num_rows = min(kTileRows, q_len - work.first_row);
+  work.first_position = work.context_len - q_len + work.first_row;
+  return work;
+}
+
+// The tile's query rows of this head → shared memory (zeros past the sequence's rows).
+template <int kHeadDim>
+__device__ __forceinline__ void load_query_tile(const PrefillArgs& args, const TileWork& work,
+                                                SwizzledTile<kHeadDim> tile) {
+  constexpr int kPieces = kHeadDim / 8;
+#pragma unroll
+  for (int i = 0; i < kTileRows * kPieces / kThreads; ++i) {
+    const int index = static_cast<int>(threadIdx.x) + i * kThreads;
+    const int row = index / kPieces;
+    const int piece = index % kPieces;
+    const bool is_valid = row < work.num_rows;
+    const int64_t token = work.q_start + work.first_row + (is_valid ? row : 0);
+    const __nv_bfloat16* source = args.q + (token * args.num_heads + work.head) * kHeadDim + piece * 8;
+    copy_async_16(tile.address(row, piece), source, is_valid);
+  }
+}
+
+// Keys [key_start, key_start + kKeyTileRows) of the kv head → shared memory, gathered through the
+// block table; zeros for positions past the context (never read from the cache).
+template <int kHeadDim>
+__device__ __forceinline__ void load_key_value_tile(const PrefillArgs& args, const TileWork& work,
+                                                    int key_start, SwizzledTile<kHeadDim> k_tile,
+                                                    SwizzledTile<kHeadDim> v_tile) {
+  constexpr int kPieces = kHeadDim / 8;
+  const int32_t* block_table = args.block_tables + static_cast<int64_t>(work.seq) * args.max_blocks_per_seq;
+  // Not unrolled: unrolled, the table reads in flight take registers that the main loop needs
+  // and ptxas spills at head dim 128 (with 32-key tiles: 12 bytes, yet 281 TFLOP/s against 263).
+#pragma unroll 1
+  for (int i = 0; i < kKeyTileRows * kPieces / kThreads; ++i) {
+    const int index = static_cast<int>(threadIdx.x) + i * kThreads;
+    const int row = index / kPieces;
+    const int piece = index % kPieces;
+    const int position = key_start + row;
+    const bool is_valid = position < work.context_len;
+    int64_t slot = 0;
+    if (is_valid) {
+      slot = static_cast<int64_t>(__ldg(block_table + position / args.block_size)) * args.block_size +
+             position % args.block_size;
+    }
+    const int64_t offset = (slot * args.kv_heads + work.kv_head) * kHeadDim + piece * 8;
+    copy_async_16(k_tile.address(row, piece), args.k_cache + offset, is_valid);
+    copy_async_16(v_tile.address(row, piece), args.v_cache + offset, is_valid);
+  }
+}
+
+// ---- One warp's rows ----------------------------------------------------------------------
+
+// A warp's kRowTiles·16 rows: the output accumulators (C fragments over the head dim) and each
+// row's softmax state. In row tile m, lane l holds rows l/4 and l/4 + 8.
+template <int kHeadDim>
+struct WarpRows {
+  float output[kRowTiles][kHeadDim / 8][4];
+  float running_max[kRowTiles][2];  // log2 domain, scaled; -inf before any key
+  float running_sum[kRowTiles][2];  // this lane's share of Σ 2^(score − max); the quad's sum at the end
+};
+
+template <int kHeadDim>
+using Scores = float[kRowTiles][kKeyTileRows / 8][4];
+
+// scores[rows × kKeyTileRows] = Q · Kᵀ for the warp's rows and the tile's keys (unscaled).
+// The query's A fragments are read from shared memory a 16-dim step at a time; each K fragment
+// serves every row tile.
+template <int kHeadDim>
+__device__ __forceinline__ void compute_scores(Scores<kHeadDim>& scores, uint32_t q_base, uint32_t k_base,
+                                               const LaneView<kHeadDim>& query_view,
+                                               const LaneView<kHeadDim>& key_view) {
+#pragma unroll
+  for (int m = 0; m < kRowTiles; ++m) {
+#pragma unroll
+    for (int n = 0; n < kKeyTileRows / 8; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) scores[m][n][i] = 0.0f;
+    }
+  }
+#pragma unroll
+  for (int step = 0; step < kHeadDim / 16; ++step) {
+    uint32_t query[kRowTiles][4];
+#pragma unroll
+    for (int m = 0; m < kRowTiles; ++m) load_matrices(query[m], query_view.address(q_base, m * 16, step));
+#pragma unroll
+    for (int pair = 0; pair < kKeyTileRows / 16; ++pair) {
+      uint32_t keys[4];
+      load_matrices(keys, key_view.address(k_base, pair * 16, step));
+#pragma unroll
+      for (int m = 0; m < kRowTiles; ++m) {
+        mma_bf16(scores[m][2 * pair], query[m], keys[0], keys[1]);
+        mma_bf16(scores[m][2 * pair + 1], query[m], keys[2], keys[3]);
+      }
+    }
+  }
+}
+
+// Sets scores of keys past each row's position to -inf (the diagonal tiles only); row_position
+// is that of the lane's first row in row tile 0.
+template <int kHeadDim>
+__device__ __forceinline__ void mask_future_keys(Scores<kHeadDim>& scores, int key_start, int row_position,
+                                                 int lane) {
+  // Element i of n-tile n: row +8 for i ≥ 2, key n·8 + 2·(lane % 4) + i % 2.
+#pragma unroll
+  for (int m = 0; m < kRowTiles; ++m) {
+#pragma unroll
+    for (int n = 0; n < kKeyTileRows / 8; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int key = key_start + n * 8 + 2 * (lane % 4) + i % 2;
+        const int position = row_position + m * 16 + (i / 2) * 8;
+        if (key > position) scores[m][n][i] = -INFINITY;
+      }
+    }
+  }
+}
+
+__device__ __forceinline__ float quad_max(float value) {
+  value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, 1));
+  return fmaxf(value, __shfl_xor_sync(0xffffffffu, value, 2));
+}
+
+__device__ __forceinline__ float quad_sum(float value) {
+  value += __shfl_xor_sync(0xffffffffu, value, 1);
+  return value + __shfl_xor_sync(0xffffffffu, value, 2);
+}
+
+// Online softmax over one key step: raises each row's maximum, rescales its sum and output by
+// 2^(old − new), and turns the scores into probabilities packed as the A fragments of P · V
+// (two n-tiles of scores are one 16-key A fragment). Once a row's maximum has settled the
+// correction is exactly 1, so the warp skips rescaling the output when none of its rows moved.
+template <int kHeadDim>
+__device__ __forceinline__ void softmax_step(WarpRows<kHeadDim>& rows, Scores<kHeadDim>& scores,
+                                             uint32_t (&probabilities)[kRowTiles][kKeyTileRows / 16][4],
+                                             float scale_log2) {
+  float correction[kRowTiles][2];
+  float base[kRowTiles][2];
+  bool has_moved = false;
+#pragma unroll
+  for (int m = 0; m < kRowTiles; ++m) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      float step_max = -INFINITY;
+#pragma unroll
+      for (int n = 0; n < kKeyTileRows / 8; ++n)
+        step_max = fmaxf(step_max, fmaxf(scores[m][n][2 * half], scores[m][n][2 * half + 1]));
+      const float new_max = fmaxf(rows.running_max[m][half], quad_max(step_max) * scale_log2);
+      // A row that has seen only masked keys stays at -inf; subtracting 0 keeps exp2 at 0, not NaN.
+      base[m][half] = new_max == -INFINITY ? 0.0f : new_max;
+      correction[m][half] = fast_exp2(rows.running_max[m][half] - base[m][half]);
+      has_moved |= new_max != rows.running_max[m][half];
+      rows.running_max[m][half] = new_max;
+      rows.running_sum[m][half] *= correction[m][half];
+    }
+  }
+  if (__any_sync(0xffffffffu, has_moved)) {
+#pragma unroll
+    for (int m = 0; m < kRowTiles; ++m) {
+#pragma unroll
+      for (int d = 0; d < kHeadDim / 8; ++d) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) rows.output[m][d][i] *= correction[m][i / 2];
+      }
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < kRowTiles; ++m) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+#pragma unroll
+      for (int n = 0; n < kKeyTileRows / 8; ++n) {
+        const float p0 = fast_exp2(fmaf(scores[m][n][2 * half], scale_log2, -base[m][half]));
+        const float p1 = fast_exp2(fmaf(scores[m][n][2 * half + 1], scale_log2, -base[m][half]));
+        rows.running_sum[m][half] += p0 + p1;
+        // A fragment registers: 0 rows +0 keys +0..7, 1 rows +8, 2 rows +0 keys +8..15, 3 rows +8 keys
+        // +8..15.
+        probabilities[m][n / 2][(n % 2) * 2 + half] = pack_bf16(p0, p1);
+      }
+    }
+  }
+}
+
+// output[rows × kHeadDim] += P · V over the tile's keys; each V fragment serves every
+// row tile.
+template <int kHeadDim>
+__device__ __forceinline__ void accumulate_values(
+    WarpRows<kHeadDim>& rows, const uint32_t (&probabilities)[kRowTiles][kKeyTileRows / 16][4],
+    uint32_t v_base, const LaneView<kHeadDim>& value_view) {
+#pragma unroll
+  for (int step = 0; step < kKeyTileRows / 16; ++step) {
+#pragma unroll
+    for (int pair = 0; pair < kHeadDim / 16; ++pair) {
+      uint32_t values[4];
+      load_matrices_transposed(values, value_view.address(v_base, step * 16, pair));
+#pragma unroll
+      for (int m = 0; m < kRowTiles; ++m) {
+        mma_bf16(rows.output[m][2 * pair], probabilities[m][step], values[0], values[1]);
+        mma_bf16(rows.output[m][2 * pair + 1], probabilities[m][step], values[2], values[3]);
+      }
+    }
+  }
+}
+
+// Divides by each row's sum and writes the warp's rows that lie inside the sequence. The tile's
+// place is read again rather than kept in registers through the main loop.
+template <int kHeadDim>
+__device__ __forceinline__ void store_rows(const PrefillArgs& args, WarpRows<kHeadDim>& rows, int warp,
+                                           int lane) {
+  const TileWork work = tile_work(args);
+#pragma unroll
+  for (int m = 0; m < kRowTiles; ++m) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int row = warp * kWarpRows + m * 16 + lane / 4 + half * 8;
+      const float inverse_sum = 1.0f / quad_sum(rows.running_sum[m][half]);
+      if (row >= work.num_rows) continue;
+      const int64_t token = work.q_start + work.first_row + row;
+      __nv_bfloat16* out_row = args.out + (token * args.num_heads + work.head) * kHeadDim + 2 * (lane % 4);
+#pragma unroll
+      for (int d = 0; d < kHeadDim / 8; ++d) {
+        const uint32_t pair = pack_bf16(rows.output[m][d][2 * half] * inverse_sum,
+                                        rows.output[m][d][2 * half + 1] * inverse_sum);
+        *reinterpret_cast<uint32_t*>(out_row + d * 8) = pair;
+      }
+    }
+  }
+}
+
+template <int kHeadDim>
+__device__ __forceinline__ void init_rows(WarpRows<kHeadDim>& rows) {
+#pragma unroll
+  for (int m = 0; m < kRowTiles; ++m) {
+#pragma unroll
+    for (int d = 0; d < kHeadDim / 8; ++d) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) rows.output[m][d][i] = 0.0f;
+    }
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      rows.running_max[m][half] = -INFINITY;
+      rows.running_sum[m][half] = 0.0f;
+    }
+  }
+}
+
+constexpr int shared_bytes(int head_dim) {
+  return (kTileRows + 2 * kStages * kKeyTileRows) * head_dim * 2;
+}
+
+// Grid: num_tiles × num_heads blocks of kThreads, heads fastest; shared_bytes(kHeadDim) of
+// dynamic shared memory.
+template <int kHeadDim>
+__global__ void __launch_bounds__(kThreads, kBlocksPerSm) prefill_attention_kernel(const PrefillArgs args) {
+  extern __shared__ __align__(128) unsigned char shared[];
+  const TileWork work = tile_work(args);
+  const int warp = static_cast<int>(threadIdx.x) / 32;
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  constexpr uint32_t kKeyTileBytes = kKeyTileRows * kHeadDim * 2;
+  const uint32_t q_base = shared_address(shared);
+  const uint32_t kv_base = q_base + kTileRows * kHeadDim * 2;
+  const auto k_tile = [&](int stage) { return SwizzledTile<kHeadDim>{kv_base + 2 * stage * kKeyTileBytes}; };
+  const auto v_tile = [&](int stage) {
+    return SwizzledTile<kHeadDim>{kv_base + (2 * stage + 1) * kKeyTileBytes};
+  };
+  // Which of ldmatrix's four matrices a lane addresses: for Q (an A operand) and V (a B operand
+  // read transposed) rows +8 in lanes 8–15 and 24–31 and pieces +1 in lanes 16–31; for K (a B
+  // operand) rows +8 in lanes 16–31 and pieces +1 in lanes 8–15 and 24–31. One view serves Q and
+  // V, the warp's query rows being a whole number of 8-row groups further on.
+  const LaneView<kHeadDim> query_value_view(lane % 8 + ((lane / 8) % 2) * 8, lane / 16);
+  const LaneView<kHeadDim> key_view(lane % 8 + (lane / 16) * 8, (lane / 8) % 2);
+  const uint32_t q_warp_base = q_base + 16u * static_cast<uint32_t>(warp * kWarpRows * (kHeadDim / 8));
+
+  // Keys 0..the last row's position; tiles before first_position's tile need no mask.
+  const int last_position = work.first_position + work.num_rows - 1;
+  const int num_key_tiles = last_position / kKeyTileRows + 1;
+  const int num_unmasked_tiles = (work.first_position + 1) / kKeyTileRows;
+
+  load_query_tile<kHeadDim>(args, work, SwizzledTile<kHeadDim>{q_base});
+  commit_copies();
+#pragma unroll
+  for (int stage = 0; stage < kStages - 1; ++stage) {
+    if (stage < num_key_tiles)
+      load_key_value_tile<kHeadDim>(args, work, stage * kKeyTileRows, k_tile(stage), v_tile(stage));
+    commit_copies();  // an empty group keeps the count of groups per tile fixed
+  }
+
+  WarpRows<kHeadDim> rows;
+  init_rows<kHeadDim>(rows);
+  const int row_position = work.first_position + warp * kWarpRows + lane / 4;
+  for (int tile = 0; tile < num_key_tiles; ++tile) {
+    wait_copies<kStages - 2>();  // this thread's copies of the query and of key tile `tile` landed
+    __syncthreads();             // everyone's did, and everyone is done with the stage refilled next
+    const int next = tile + kStages - 1;
+    if (next < num_key_tiles) {
+      load_key_value_tile<kHeadDim>(args, work, next * kKeyTileRows, k_tile(next % kStages),
+                                    v_tile(next % kStages));
+    }
+    commit_copies();
+
+    Scores<kHeadDim> scores;
+    compute_scores<kHeadDim>(scores, q_warp_base, k_tile(tile % kStages).base, query_value_view, key_view);
+    if (tile >= num_unmasked_tiles)
+      mask_future_keys<kHeadDim>(scores, tile * kKeyTileRows, row_position, lane);
+    uint32_t probabilities[kRowTiles][kKeyTileRows / 16][4];
+    softmax_step<kHeadDim>(rows, scores, probabilities, args.scale_log2);
+    accumulate_values<kHeadDim>(rows, probabilities, v_tile(tile % kStages).base, query_value_view);
+  }
+  wait_copies<0>();
+  store_rows<kHeadDim>(args, rows, warp, lane);
+}
+
+template <int kHeadDim>
+void launch(const PrefillArgs& args, cudaStream_t stream) {
+  constexpr int bytes = shared_bytes(kHeadDim);
+  CUDA_CHECK(cudaFuncSetAttribute(prefill_attention_kernel<kHeadDim>,
+                                  cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+  const int64_t num_blocks = static_cast<int64_t>(args.num_tiles) * args.num_heads;
+  prefill_attention_kernel<kHeadDim><<<static_cast<unsigned>(num_blocks), kThreads, bytes, stream>>>(args);
+  CUDA_CHECK_LAUNCH();
+}
+
+void check_prefill_inputs(const Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                          const Tensor& seqs, const Tensor& block_tables, const Tensor& tiles) {
+  constexpr const char* op = "prefill_attention";
+  check_device_tensor(op, "out", out, DType::kBF16);
+  check_device_tensor(op, "q", q, DType::kBF16);
+  check_device_tensor(op, "k_cache", k_cache, DType::kBF16);
+  check_device_tensor(op, "v_cache", v_cache, DType::kBF16);
+  check_device_tensor(op, "seqs", seqs, DType::kI32);
+  check_device_tensor(op, "block_tables", block_tables, DType::kI32);
+  check_device_tensor(op, "tiles", tiles, DType::kI32);
+  check_rank(op, "k_cache", k_cache, 4);
+  check_rank(op, "q", q, 3);
+  check_shape(op, "v_cache", v_cache, k_cache.shape());
+  const int64_t head_dim = k_cache.dim(3);
+  check_shape(op, "q", q, {q.dim(0), q.dim(1), head_dim});
+  check_shape(op, "out", out, q.shape());
+  check_rank(op, "seqs", seqs, 2);
+  check_shape(op, "seqs", seqs, {seqs.dim(0), 3});
+  check_rank(op, "block_tables", block_tables, 2);
+  check_shape(op, "block_tables", block_tables, {seqs.dim(0), block_tables.dim(1)});
+  check_rank(op, "tiles", tiles, 2);
+  check_shape(op, "tiles", tiles, {tiles.dim(0), 2});
+  if (!prefill_attention_supports(head_dim)) {
+    fail_check(op, "head_dim " + std::to_string(head_dim) + " is not supported (64 or 128)");
+  }
+  const int64_t num_heads = q.dim(1);
+  const int64_t kv_heads = k_cache.dim(2);
+  if (kv_heads == 0 || num_heads % kv_heads != 0) {
+    fail_check(op, std::to_string(num_heads) + " query heads do not divide into " + std::to_string(kv_heads) +
+                       " kv heads");
+  }
+  if (k_cache.dim(1) == 0) fail_check(op, "the caches' block_size is 0");
+  // One grid dimension of num_tiles × heads blocks; 32-bit indices for tokens and cache blocks.
+  if (tiles.dim(0) * num_heads > INT_MAX || q.dim(0) > INT_MAX || k_cache.dim(1) > INT_MAX ||
+      block_tables.dim(1) > INT_MAX) {
+    fail_check(op, "q " + shape_to_string(q.shape()) + ", the caches " + shape_to_string(k_cache.shape()) +
+                       " or tiles " + shape_to_string(tiles.shape()) + " exceed the launch's limits");
+  }
+  // Every row the kernel touches starts at a multiple of head_dim elements, so base alignment suffices.
+  if (bf16_vector_width(kBf16PerVector, {out.raw(), q.raw(), k_cache.raw(), v_cache.raw()}) !=
+      kBf16PerVector) {
+    fail_check(op, "out, q and the caches must be 16-byte aligned");
+  }
+}
+
+}  // namespace
+
+bool prefill_attention_supports(int64_t head_dim) {
+  return head_dim == 64 || head_dim == 128;
+}
+
+std::vector<int32_t> prefill_tiles(std::span<const std::array<int32_t, 3>> seqs, int32_t min_q_len) {
+  std::vector<int32_t> tiles;
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    const int32_t q_len = seqs[s][1];
+    if (q_len < std::max(min_q_len, 1)) continue;
+    for (int32_t first_row = 0; first_row < q_len; first_row += kPrefillTileRows) {
+      tiles.push_back(static_cast<int32_t>(s));
+      tiles.push_back(first_row);
+    }
+  }
+  return tiles;
+}
+
+void prefill_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                       const Tensor& seqs, const Tensor& block_tables, const Tensor& tiles, float scale,
+                       Stream stream) {
+  check_prefill_inputs(out, q, k_cache, v_cache, seqs, block_tables, tiles);
+  if (tiles.dim(0) == 0 || q.dim(1) == 0) return;
+  const PrefillArgs args{
+      .out = static_cast<__nv_bfloat16*>(out.raw()),
+      .q = static_cast<const __nv_bfloat16*>(q.raw()),
+      .k_cache = static_cast<const __nv_bfloat16*>(k_cache.raw()),
+      .v_cache = static_cast<const __nv_bfloat16*>(v_cache.raw()),
+      .seqs = static_cast<const int32_t*>(seqs.raw()),
+      .block_tables = static_cast<const int32_t*>(block_tables.raw()),
+      .tiles = static_cast<const int32_t*>(tiles.raw()),
+      .num_tiles = static_cast<int>(tiles.dim(0)),
+      .num_heads = static_cast<int>(q.dim(1)),
+      .kv_heads = static_cast<int>(k_cache.dim(2)),
+      .heads_per_kv_head = static_cast<int>(q.dim(1) / k_cache.dim(2)),
+      .block_size = static_cast<int>(k_cache.dim(1)),
+      .max_blocks_per_seq = static_cast<int>(block_tables.dim(1)),
+      .scale_log2 = scale * kLog2E,
+  };
+  const cudaStream_t cuda_stream = static_cast<cudaStream_t>(stream);
+  if (k_cache.dim(3) == 64) return launch<64>(args, cuda_stream);
+  return launch<128>(args, cuda_stream);
+}
+
+}  // namespace hanlin::cuda
