@@ -155,7 +155,7 @@ Tensor Qwen3Model::final_logits(const BatchView& batch, int64_t num_tokens) {
 }
 
 void Qwen3Model::move_to_gpu() {
-  if (!cuda_) cuda_ = std::make_unique<Qwen3CudaForward>(config_, weights_, rope_);
+  if (!cuda_) cuda_ = std::make_unique<Qwen3CudaForward>(config_, weights_, rope_, pool_);
 }
 
 Tensor Qwen3Model::forward(const BatchView& batch, KvCache& cache) {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
+#include <tuple>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -121,8 +123,8 @@ Qwen3CudaWeights device_weights(const Qwen3Weights& host) {
 }  // namespace
 
 Qwen3CudaForward::Qwen3CudaForward(const io::ModelConfig& config, const Qwen3Weights& host_weights,
-                                   const RopeFrequencies& rope)
-    : config_(config), attention_scaling_(rope.attention_scaling), weight_bytes_(weights_bytes(host_weights)) {
+                                   const RopeFrequencies& rope, ThreadPool* pool)
+    : config_(config), pool_(pool), attention_scaling_(rope.attention_scaling), weight_bytes_(weights_bytes(host_weights)) {
   require(cuda::device_count() > 0, ErrorKind::kUnsupported, "--device cuda: no GPU found");
   check_fits(weight_bytes_);
   weights_ = device_weights(host_weights);
@@ -333,13 +335,60 @@ void Qwen3CudaForward::issue_step(const DeviceBatch& batch, KvCache& cache, int6
   final_logits(batch, num_tokens, num_rows);
 }
 
+Qwen3CudaForward::HostBuffers::~HostBuffers() {
+  for (const auto& [buffer, bytes] : free) std::free(buffer);
+}
+
+// An f32 [num_rows, vocab] host tensor whose buffer goes back to host_buffers_ when its last copy
+// goes; the smallest free buffer that fits is reused.
+Tensor Qwen3CudaForward::host_logits(int64_t num_rows) {
+  const Shape shape = {num_rows, config_.vocab_size};
+  const size_t bytes = static_cast<size_t>(num_rows * config_.vocab_size) * sizeof(float);
+  if (bytes == 0) return Tensor::zeros(shape, DType::kF32);
+  void* buffer = nullptr;
+  size_t capacity = 0;
+  {
+    std::lock_guard lock(host_buffers_->mutex);
+    auto& free = host_buffers_->free;
+    auto best = free.end();
+    for (auto it = free.begin(); it != free.end(); ++it) {
+      if (it->second >= bytes && (best == free.end() || it->second < best->second)) best = it;
+    }
+    if (best != free.end()) {
+      std::tie(buffer, capacity) = *best;
+      free.erase(best);
+    }
+  }
+  if (!buffer) {
+    capacity = (bytes + 63) / 64 * 64;
+    buffer = std::aligned_alloc(64, capacity);
+    require(buffer != nullptr, ErrorKind::kResourceExhausted,
+            "out of host memory for " + std::to_string(num_rows) + " logits rows");
+  }
+  std::shared_ptr<const void> owner(buffer, [buffers = host_buffers_, capacity](const void* data) {
+    std::lock_guard lock(buffers->mutex);
+    buffers->free.emplace_back(const_cast<void*>(data), capacity);
+  });
+  return Tensor::borrow(buffer, shape, DType::kF32, std::move(owner), Device::kCpu);
+}
+
 // The first `num_rows` logits rows from pinned memory as f32 (the step must have finished).
-Tensor Qwen3CudaForward::logits_to_f32(int64_t num_rows) const {
-  Tensor logits = Tensor::zeros({num_rows, config_.vocab_size}, DType::kF32);
+Tensor Qwen3CudaForward::logits_to_f32(int64_t num_rows) {
+  Tensor logits = host_logits(num_rows);
   if (num_rows == 0) return logits;
   const bf16* from = logits_buffers_.host.data<bf16>();
   float* to = logits.data<float>();
-  for (int64_t i = 0; i < logits.numel(); ++i) to[i] = to_f32(from[i]);
+  const auto convert = [from, to](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) to[i] = to_f32(from[i]);
+  };
+  // Parallel only for several rows: at one row (152K values, ≈ 0.1 ms) waking the pool's threads
+  // costs about what it saves, and their spinning competes with the engine thread for cores.
+  constexpr int64_t kGrain = int64_t{1} << 18;
+  if (pool_ && logits.numel() >= 4 * kGrain) {
+    pool_->parallel_for(logits.numel(), kGrain, convert);
+  } else {
+    convert(0, logits.numel());
+  }
   return logits;
 }
 

@@ -319,6 +319,12 @@ void HttpServer::accept_next() {
   acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
     if (!accepting_) return;
     if (!ec) {
+      // Streams write small pieces (one token's event). With Nagle's algorithm a piece written
+      // while the previous one is unacknowledged waits for the client's delayed ACK (up to 40 ms
+      // on Linux). Measured on Qwen3-8B, 1,024-token prompts one at a time: median time to first
+      // token 68 ms with Nagle, 26 ms without, against a 26.5 ms prefill.
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       std::make_shared<Session>(std::move(socket), handler_, limits_, keep_alive_, open_connections_, active_exchanges_)
           ->start();
     }

@@ -1,15 +1,16 @@
 // Causal prefill attention on the tensor cores (FlashAttention-2's scheme) over the paged bf16 KV
 // cache: cuda::paged_attention's result for the rows of the listed query tiles.
 //
-// Layout of the work. One thread block of kWarps warps per (query tile of kTileRows rows, query
-// head), two blocks per SM; warp w owns rows 32w..32w+31 of the tile as two m16 row tiles, so a
-// row's scores, softmax state and output stay in one warp's registers and the softmax needs only
-// shuffles within a quad of lanes. The block walks the keys 0..(its last row's position) in
-// tiles of kKeyTileRows: Q·Kᵀ and P·V are mma.sync m16n8k16 (bf16 in, f32 accumulate), operands
-// read from shared memory with ldmatrix (V transposed on the way), P passed from the score
-// accumulators to the A operand in registers. The scale and log2 e are applied to the f32
-// scores, so the softmax runs on exp2; the output is rescaled only when a row's maximum moved,
-// which in a long row is rare after its first keys.
+// Layout of the work. One thread block per (query tile of kTileRows rows, group of kHeads query
+// heads of one kv head): kHeads = 2 where the GQA ratio is even (8 warps, one block per SM), else
+// 1 (4 warps, two blocks per SM). Warp w owns rows 32·(w % 4)..+31 of the tile for head
+// first_head + w / 4 as two m16 row tiles, so a row's scores, softmax state and output stay in
+// one warp's registers and the softmax needs only shuffles within a quad of lanes. The block
+// walks the keys 0..(its last row's position) in tiles of kKeyTileRows: Q·Kᵀ and P·V are
+// mma.sync m16n8k16 (bf16 in, f32 accumulate), operands read from shared memory with ldmatrix (V
+// transposed on the way), P passed from the score accumulators to the A operand in registers.
+// The scale and log2 e are applied to the f32 scores, so the softmax runs on exp2; the output is
+// rescaled only when a row's maximum moved, which in a long row is rare after its first keys.
 //
 // Why these sizes (H100 SXM, head dim 128, 32/8 heads, one 16K-token prompt, median of 11):
 // a warp of two row tiles loads each K or V fragment once for both, half the shared-memory
@@ -17,15 +18,20 @@
 // 249 TFLOP/s; 4 warps of 32 rows, two blocks per SM: 263). The 128 output accumulators then
 // leave registers for the scores of 48 keys at a time: 274 TFLOP/s, against 260 for 64 (which
 // spills) and 263 for 32; the query's fragments are re-read from shared memory each step.
-// What limits it: with the K/V gather left out of the loop (stale tiles) the same kernel runs at
-// 412 TFLOP/s, while dropping exp2 or a fourth stage changes nothing; the next steps are one
-// K/V tile shared by the query heads of a kv head, and fewer block-table reads per tile.
+// That kernel was bound by the paged K/V gather (without it, on stale tiles: 412 TFLOP/s), each
+// thread reading the block table and dividing by the block size for every 16 bytes it copied.
+// Now each key row's table lookup is done once per tile (below), and a gathered tile serves two
+// query heads: on an H200, same prompt and heads, 271 → 363 TFLOP/s with the lookup once per
+// row, 375 with two heads a block as well (4K: 245 → 320; 8K: 262 → 356; head dim 64 with 14/2
+// heads, one head a block, 16K: 228 → 284). On the H100: 377 at 16K, 357 at 8K, 319 at 4K.
 //
-// Shared memory holds the Q tile and kStages K/V tiles. A key tile is gathered row by row
-// through the block table with cp.async (16 bytes a thread, a cache row per kHeadDim / 8
-// consecutive threads), kStages − 1 tiles ahead of the one in use, so the loads overlap the
-// matrix work with one barrier per tile. Rows of 16-byte pieces are XOR-swizzled by the row's
-// low three bits so that ldmatrix's eight rows hit eight different bank groups.
+// Shared memory holds the Q tiles of the block's heads, kStages K/V tiles and the cache offsets
+// of kStages tiles' rows. Threads 0..kKeyTileRows−1 look up one key row each in the block table
+// kStages tiles ahead and leave its byte offset in the caches in shared memory; a key tile is then
+// gathered with cp.async (16 bytes a copy, a cache row per kHeadDim / 8 consecutive threads),
+// kStages − 1 tiles ahead of the one in use, so the loads overlap the matrix work with one
+// barrier per tile. Rows of 16-byte pieces are XOR-swizzled by the row's low three bits so that
+// ldmatrix's eight rows hit eight different bank groups.
 //
 // Causality: key tiles wholly before the block's first row need no mask; only the tiles on the
 // diagonal are masked, and tiles wholly after the last row are never loaded. Query heads that
@@ -47,12 +53,12 @@
 namespace hanlin::cuda {
 namespace {
 
-constexpr int kTileRows = kPrefillTileRows;  // query rows per block
+constexpr int kTileRows = kPrefillTileRows;  // query rows per tile
 constexpr int kRowTiles = 2;                 // m16 tiles of rows per warp
 constexpr int kWarpRows = 16 * kRowTiles;
-constexpr int kWarps = kTileRows / kWarpRows;
-constexpr int kThreads = kWarps * 32;
-constexpr int kBlocksPerSm = 2;
+constexpr int kWarpsPerHead = kTileRows / kWarpRows;  // warps of one head's rows
+constexpr int kThreadsPerHead = kWarpsPerHead * 32;
+constexpr int kWarpsPerSm = 2 * kWarpsPerHead;  // two blocks of one head or one block of two heads
 constexpr int kKeyTileRows = 48;  // keys per step: three cache blocks of 16
 constexpr int kStages = 3;        // K/V tiles in shared memory: one in use, two in flight
 constexpr float kLog2E = 1.4426950408889634f;
@@ -86,6 +92,10 @@ __device__ __forceinline__ void copy_async_16(uint32_t destination, const void* 
   const int source_bytes = is_valid ? 16 : 0;
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(destination), "l"(source),
                "r"(source_bytes));
+}
+
+__device__ __forceinline__ void copy_async_16(uint32_t destination, const void* source) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(destination), "l"(source));
 }
 
 __device__ __forceinline__ void commit_copies() {
@@ -146,28 +156,40 @@ struct SwizzledTile {
   }
 };
 
-// A lane's ldmatrix addresses in a SwizzledTile: the lane reads rows first_row + 8k (so the
-// swizzle's row bits stay those of first_row) and pieces 2·step + half. Pieces eight apart are
-// swizzled alike, so four offsets per lane serve every step; the rest is a constant offset that
-// the compiler folds into the instruction.
-template <int kHeadDim>
-struct LaneView {
-  static constexpr int kPieces = kHeadDim / 8;
-  uint32_t step_offset[4];  // bytes, for steps 0..3 on first_row
+// A lane's ldmatrix addresses in a SwizzledTile: the lane reads rows first_row + 8k, first_row
+// ≡ lane (mod 8) in every view (so the swizzle's row bits are the lane's low three bits), and
+// pieces 2·step + half. Piece 2·step + half of such a row sits at 2·(step ^ (lane % 8) / 2) +
+// (half ^ lane % 2); pieces eight apart are swizzled alike. So four step offsets per lane
+// (LaneSteps, shared by the views) and one row offset per view serve every step; the rest is a
+// constant offset that the compiler folds into the instruction.
+struct LaneSteps {
+  uint32_t offset[4];  // bytes, for steps 0..3
 
-  __device__ __forceinline__ LaneView(int first_row, int half) {
+  __device__ __forceinline__ explicit LaneSteps(int lane) {
 #pragma unroll
-    for (int j = 0; j < 4; ++j)
-      step_offset[j] = 16u * static_cast<uint32_t>(first_row * kPieces + ((2 * j + half) ^ (first_row & 7)));
-  }
-
-  // rows_below: rows past first_row, a multiple of 8.
-  __device__ __forceinline__ uint32_t address(uint32_t base, int rows_below, int step) const {
-    return base + step_offset[step % 4] + 16u * static_cast<uint32_t>(rows_below * kPieces + (step / 4) * 8);
+    for (int j = 0; j < 4; ++j) offset[j] = 32u * static_cast<uint32_t>(j ^ ((lane & 7) >> 1));
   }
 };
 
-// Where one block works: its sequence, rows, head and key range.
+template <int kHeadDim>
+struct LaneView {
+  static constexpr int kPieces = kHeadDim / 8;
+  uint32_t row_offset;  // bytes: first_row and the half
+  const LaneSteps& steps;
+
+  __device__ __forceinline__ LaneView(int first_row, int half, const LaneSteps& lane_steps)
+      : row_offset(16u * static_cast<uint32_t>(first_row * kPieces + (half ^ (first_row & 1)))),
+        steps(lane_steps) {}
+
+  // rows_below: rows past first_row, a multiple of 8.
+  __device__ __forceinline__ uint32_t address(uint32_t base, int rows_below, int step) const {
+    return base + row_offset + steps.offset[step % 4] +
+           16u * static_cast<uint32_t>(rows_below * kPieces + (step / 4) * 8);
+  }
+};
+
+// Where one block works: its sequence, rows, query heads (kHeads from first_head, all of one kv
+// head) and key range.
 struct TileWork {
   int seq;
   int q_start;
@@ -175,15 +197,17 @@ struct TileWork {
   int num_rows;        // rows of the tile inside the sequence (≤ kTileRows)
   int first_position;  // position of the tile's first row
   int context_len;
-  int head;
+  int first_head;
   int kv_head;
 };
 
+template <int kHeads>
 __device__ __forceinline__ TileWork tile_work(const PrefillArgs& args) {
-  const int tile = args.num_tiles - 1 - static_cast<int>(blockIdx.x / args.num_heads);
+  const int head_groups = args.num_heads / kHeads;
+  const int tile = args.num_tiles - 1 - static_cast<int>(blockIdx.x) / head_groups;
   TileWork work;
-  work.head = static_cast<int>(blockIdx.x % args.num_heads);
-  work.kv_head = work.head / args.heads_per_kv_head;
+  work.first_head = (static_cast<int>(blockIdx.x) % head_groups) * kHeads;
+  work.kv_head = work.first_head / args.heads_per_kv_head;
   work.seq = args.tiles[2 * tile];
   work.first_row = args.tiles[2 * tile + 1];
   work.q_start = args.seqs[3 * work.seq];
@@ -194,48 +218,70 @@ __device__ __forceinline__ TileWork tile_work(const PrefillArgs& args) {
   return work;
 }
 
-// The tile's query rows of this head → shared memory (zeros past the sequence's rows).
-template <int kHeadDim>
+// The tile's query rows of the block's heads → shared memory, head after head (zeros past the
+// sequence's rows).
+template <int kHeadDim, int kHeads>
 __device__ __forceinline__ void load_query_tile(const PrefillArgs& args, const TileWork& work,
                                                 SwizzledTile<kHeadDim> tile) {
   constexpr int kPieces = kHeadDim / 8;
+  constexpr int kThreads = kHeads * kThreadsPerHead;
 #pragma unroll
-  for (int i = 0; i < kTileRows * kPieces / kThreads; ++i) {
+  for (int i = 0; i < kHeads * kTileRows * kPieces / kThreads; ++i) {
     const int index = static_cast<int>(threadIdx.x) + i * kThreads;
-    const int row = index / kPieces;
+    const int head_row = index / kPieces;  // kTileRows rows a head
     const int piece = index % kPieces;
+    const int row = head_row % kTileRows;
+    const int head = work.first_head + head_row / kTileRows;
     const bool is_valid = row < work.num_rows;
     const int64_t token = work.q_start + work.first_row + (is_valid ? row : 0);
-    const __nv_bfloat16* source = args.q + (token * args.num_heads + work.head) * kHeadDim + piece * 8;
-    copy_async_16(tile.address(row, piece), source, is_valid);
+    const __nv_bfloat16* source = args.q + (token * args.num_heads + head) * kHeadDim + piece * 8;
+    copy_async_16(tile.address(head_row, piece), source, is_valid);
   }
 }
 
-// Keys [key_start, key_start + kKeyTileRows) of the kv head → shared memory, gathered through the
-// block table; zeros for positions past the context (never read from the cache).
+// Where the cache rows of a key tile lie: the block-table lookup, once per row and tile.
+// KeyTable holds what it needs; it stays in shared memory through the main loop, whose registers
+// are taken by the accumulators. Thread r < kKeyTileRows looks up the tile's row r and writes the
+// row's byte offset in the caches for every thread's copies. Positions past the context take the
+// context's last one: such keys are masked, so they need only be finite.
+struct KeyTable {
+  const int32_t* block_table;  // the sequence's row of block_tables
+  int context_len;
+  int kv_head;
+};
+
 template <int kHeadDim>
-__device__ __forceinline__ void load_key_value_tile(const PrefillArgs& args, const TileWork& work,
-                                                    int key_start, SwizzledTile<kHeadDim> k_tile,
+__device__ __forceinline__ void write_key_offset(const PrefillArgs& args, const KeyTable& table, int key_tile,
+                                                 uint32_t offsets) {
+  const int position = min(key_tile * kKeyTileRows + static_cast<int>(threadIdx.x), table.context_len - 1);
+  const int64_t slot = static_cast<int64_t>(__ldg(table.block_table + position / args.block_size)) *
+                           args.block_size +
+                       position % args.block_size;
+  const int64_t offset = (slot * args.kv_heads + table.kv_head) * (kHeadDim * 2);
+  asm volatile("st.shared.b64 [%0], %1;\n" ::"r"(offsets + 8u * threadIdx.x), "l"(offset) : "memory");
+}
+
+// The key tile's K and V rows of the kv head → shared memory, from the row offsets that
+// write_key_offset left in `offsets`.
+template <int kHeadDim, int kThreads>
+__device__ __forceinline__ void load_key_value_tile(const PrefillArgs& args, uint32_t offsets,
+                                                    SwizzledTile<kHeadDim> k_tile,
                                                     SwizzledTile<kHeadDim> v_tile) {
   constexpr int kPieces = kHeadDim / 8;
-  const int32_t* block_table = args.block_tables + static_cast<int64_t>(work.seq) * args.max_blocks_per_seq;
-  // Not unrolled: unrolled, the table reads in flight take registers that the main loop needs
-  // and ptxas spills at head dim 128 (with 32-key tiles: 12 bytes, yet 281 TFLOP/s against 263).
-#pragma unroll 1
-  for (int i = 0; i < kKeyTileRows * kPieces / kThreads; ++i) {
+  constexpr int kCopies = kKeyTileRows * kPieces;
+  // Two copies of each at a time: fully unrolled, the offsets in flight take registers that the
+  // main loop needs and ptxas spills at head dim 128.
+#pragma unroll 2
+  for (int i = 0; i < (kCopies + kThreads - 1) / kThreads; ++i) {
     const int index = static_cast<int>(threadIdx.x) + i * kThreads;
+    if (kCopies % kThreads != 0 && index >= kCopies) break;
     const int row = index / kPieces;
     const int piece = index % kPieces;
-    const int position = key_start + row;
-    const bool is_valid = position < work.context_len;
-    int64_t slot = 0;
-    if (is_valid) {
-      slot = static_cast<int64_t>(__ldg(block_table + position / args.block_size)) * args.block_size +
-             position % args.block_size;
-    }
-    const int64_t offset = (slot * args.kv_heads + work.kv_head) * kHeadDim + piece * 8;
-    copy_async_16(k_tile.address(row, piece), args.k_cache + offset, is_valid);
-    copy_async_16(v_tile.address(row, piece), args.v_cache + offset, is_valid);
+    int64_t offset;
+    asm volatile("ld.shared.b64 %0, [%1];\n" : "=l"(offset) : "r"(offsets + 8u * row) : "memory");
+    offset += piece * 16;
+    copy_async_16(k_tile.address(row, piece), reinterpret_cast<const char*>(args.k_cache) + offset);
+    copy_async_16(v_tile.address(row, piece), reinterpret_cast<const char*>(args.v_cache) + offset);
   }
 }
 
@@ -394,19 +440,20 @@ __device__ __forceinline__ void accumulate_values(
 
 // Divides by each row's sum and writes the warp's rows that lie inside the sequence. The tile's
 // place is read again rather than kept in registers through the main loop.
-template <int kHeadDim>
+template <int kHeadDim, int kHeads>
 __device__ __forceinline__ void store_rows(const PrefillArgs& args, WarpRows<kHeadDim>& rows, int warp,
                                            int lane) {
-  const TileWork work = tile_work(args);
+  const TileWork work = tile_work<kHeads>(args);
+  const int head = work.first_head + warp / kWarpsPerHead;
 #pragma unroll
   for (int m = 0; m < kRowTiles; ++m) {
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      const int row = warp * kWarpRows + m * 16 + lane / 4 + half * 8;
+      const int row = (warp % kWarpsPerHead) * kWarpRows + m * 16 + lane / 4 + half * 8;
       const float inverse_sum = 1.0f / quad_sum(rows.running_sum[m][half]);
       if (row >= work.num_rows) continue;
       const int64_t token = work.q_start + work.first_row + row;
-      __nv_bfloat16* out_row = args.out + (token * args.num_heads + work.head) * kHeadDim + 2 * (lane % 4);
+      __nv_bfloat16* out_row = args.out + (token * args.num_heads + head) * kHeadDim + 2 * (lane % 4);
 #pragma unroll
       for (int d = 0; d < kHeadDim / 8; ++d) {
         const uint32_t pair = pack_bf16(rows.output[m][d][2 * half] * inverse_sum,
@@ -434,21 +481,32 @@ __device__ __forceinline__ void init_rows(WarpRows<kHeadDim>& rows) {
   }
 }
 
-constexpr int shared_bytes(int head_dim) {
-  return (kTileRows + 2 * kStages * kKeyTileRows) * head_dim * 2;
+template <int kHeadDim, int kHeads>
+constexpr int shared_bytes() {
+  return (kHeads * kTileRows + 2 * kStages * kKeyTileRows) * kHeadDim * 2 +
+         kStages * kKeyTileRows * static_cast<int>(sizeof(int64_t));
 }
 
-// Grid: num_tiles × num_heads blocks of kThreads, heads fastest; shared_bytes(kHeadDim) of
-// dynamic shared memory.
-template <int kHeadDim>
-__global__ void __launch_bounds__(kThreads, kBlocksPerSm) prefill_attention_kernel(const PrefillArgs args) {
+// Grid: num_tiles × (num_heads / kHeads) blocks of kHeads · kThreadsPerHead threads, head groups
+// fastest; shared_bytes<kHeadDim, kHeads>() of dynamic shared memory. Warp w computes rows
+// 32·(w % 4).. of head first_head + w / 4.
+template <int kHeadDim, int kHeads>
+__global__ void __launch_bounds__(kHeads* kThreadsPerHead, kWarpsPerSm / (kHeads * kWarpsPerHead))
+    prefill_attention_kernel(const PrefillArgs args) {
+  constexpr int kThreads = kHeads * kThreadsPerHead;
   extern __shared__ __align__(128) unsigned char shared[];
-  const TileWork work = tile_work(args);
+  const TileWork work = tile_work<kHeads>(args);
   const int warp = static_cast<int>(threadIdx.x) / 32;
   const int lane = static_cast<int>(threadIdx.x) % 32;
   constexpr uint32_t kKeyTileBytes = kKeyTileRows * kHeadDim * 2;
+  constexpr uint32_t kQueryBytes = kHeads * kTileRows * kHeadDim * 2;
   const uint32_t q_base = shared_address(shared);
-  const uint32_t kv_base = q_base + kTileRows * kHeadDim * 2;
+  const uint32_t kv_base = q_base + kQueryBytes;
+  // The cache byte offsets of the rows of kStages key tiles, tile t's at t % kStages.
+  const uint32_t key_offsets = kv_base + 2 * kStages * kKeyTileBytes;
+  const auto offsets_of = [&](int key_tile) {
+    return key_offsets + static_cast<uint32_t>((key_tile % kStages) * kKeyTileRows * 8);
+  };
   const auto k_tile = [&](int stage) { return SwizzledTile<kHeadDim>{kv_base + 2 * stage * kKeyTileBytes}; };
   const auto v_tile = [&](int stage) {
     return SwizzledTile<kHeadDim>{kv_base + (2 * stage + 1) * kKeyTileBytes};
@@ -457,56 +515,78 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm) prefill_attention_kern
   // read transposed) rows +8 in lanes 8–15 and 24–31 and pieces +1 in lanes 16–31; for K (a B
   // operand) rows +8 in lanes 16–31 and pieces +1 in lanes 8–15 and 24–31. One view serves Q and
   // V, the warp's query rows being a whole number of 8-row groups further on.
-  const LaneView<kHeadDim> query_value_view(lane % 8 + ((lane / 8) % 2) * 8, lane / 16);
-  const LaneView<kHeadDim> key_view(lane % 8 + (lane / 16) * 8, (lane / 8) % 2);
+  const LaneSteps lane_steps(lane);
+  const LaneView<kHeadDim> query_value_view(lane % 8 + ((lane / 8) % 2) * 8, lane / 16, lane_steps);
+  const LaneView<kHeadDim> key_view(lane % 8 + (lane / 16) * 8, (lane / 8) % 2, lane_steps);
+  // The heads' tiles follow each other, so warp w's rows start w · kWarpRows rows in.
   const uint32_t q_warp_base = q_base + 16u * static_cast<uint32_t>(warp * kWarpRows * (kHeadDim / 8));
 
-  // Keys 0..the last row's position; tiles before first_position's tile need no mask.
+  // Keys 0..the last row's position; only the tiles with keys past first_position need a mask.
   const int last_position = work.first_position + work.num_rows - 1;
   const int num_key_tiles = last_position / kKeyTileRows + 1;
-  const int num_unmasked_tiles = (work.first_position + 1) / kKeyTileRows;
+  const bool is_offset_writer = static_cast<int>(threadIdx.x) < kKeyTileRows;
+  __shared__ KeyTable shared_table;
+  if (threadIdx.x == 0) {
+    shared_table = {args.block_tables + static_cast<int64_t>(work.seq) * args.max_blocks_per_seq,
+                    work.context_len, work.kv_head};
+  }
 
-  load_query_tile<kHeadDim>(args, work, SwizzledTile<kHeadDim>{q_base});
+  load_query_tile<kHeadDim, kHeads>(args, work, SwizzledTile<kHeadDim>{q_base});
   commit_copies();
+  if (is_offset_writer) {
+    const KeyTable table{args.block_tables + static_cast<int64_t>(work.seq) * args.max_blocks_per_seq,
+                         work.context_len, work.kv_head};
+#pragma unroll
+    for (int key_tile = 0; key_tile < kStages; ++key_tile) {
+      if (key_tile < num_key_tiles) write_key_offset<kHeadDim>(args, table, key_tile, offsets_of(key_tile));
+    }
+  }
+  __syncthreads();
 #pragma unroll
   for (int stage = 0; stage < kStages - 1; ++stage) {
     if (stage < num_key_tiles)
-      load_key_value_tile<kHeadDim>(args, work, stage * kKeyTileRows, k_tile(stage), v_tile(stage));
+      load_key_value_tile<kHeadDim, kThreads>(args, offsets_of(stage), k_tile(stage), v_tile(stage));
     commit_copies();  // an empty group keeps the count of groups per tile fixed
   }
 
   WarpRows<kHeadDim> rows;
   init_rows<kHeadDim>(rows);
-  const int row_position = work.first_position + warp * kWarpRows + lane / 4;
   for (int tile = 0; tile < num_key_tiles; ++tile) {
     wait_copies<kStages - 2>();  // this thread's copies of the query and of key tile `tile` landed
     __syncthreads();             // everyone's did, and everyone is done with the stage refilled next
     const int next = tile + kStages - 1;
     if (next < num_key_tiles) {
-      load_key_value_tile<kHeadDim>(args, work, next * kKeyTileRows, k_tile(next % kStages),
-                                    v_tile(next % kStages));
+      load_key_value_tile<kHeadDim, kThreads>(args, offsets_of(next), k_tile(next % kStages),
+                                              v_tile(next % kStages));
     }
     commit_copies();
-
+    // The offsets of key tile tile + kStages, in the place of tile's (read when tile's copies were
+    // issued, kStages − 1 steps ago); the barrier at the top of the next step publishes them.
+    if (is_offset_writer && tile + kStages < num_key_tiles)
+      write_key_offset<kHeadDim>(args, shared_table, tile + kStages, offsets_of(tile + kStages));
     Scores<kHeadDim> scores;
     compute_scores<kHeadDim>(scores, q_warp_base, k_tile(tile % kStages).base, query_value_view, key_view);
-    if (tile >= num_unmasked_tiles)
-      mask_future_keys<kHeadDim>(scores, tile * kKeyTileRows, row_position, lane);
+    if ((tile + 1) * kKeyTileRows > work.first_position + 1) {
+      // A tile that reaches past the block's first row: the lane's first row and its position.
+      const int lane_row = (static_cast<int>(threadIdx.x) / 32 % kWarpsPerHead) * kWarpRows + lane / 4;
+      mask_future_keys<kHeadDim>(scores, tile * kKeyTileRows, work.first_position + lane_row, lane);
+    }
     uint32_t probabilities[kRowTiles][kKeyTileRows / 16][4];
     softmax_step<kHeadDim>(rows, scores, probabilities, args.scale_log2);
     accumulate_values<kHeadDim>(rows, probabilities, v_tile(tile % kStages).base, query_value_view);
   }
   wait_copies<0>();
-  store_rows<kHeadDim>(args, rows, warp, lane);
+  store_rows<kHeadDim, kHeads>(args, rows, warp, lane);
 }
 
-template <int kHeadDim>
+template <int kHeadDim, int kHeads>
 void launch(const PrefillArgs& args, cudaStream_t stream) {
-  constexpr int bytes = shared_bytes(kHeadDim);
-  CUDA_CHECK(cudaFuncSetAttribute(prefill_attention_kernel<kHeadDim>,
+  constexpr int bytes = shared_bytes<kHeadDim, kHeads>();
+  CUDA_CHECK(cudaFuncSetAttribute(prefill_attention_kernel<kHeadDim, kHeads>,
                                   cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
-  const int64_t num_blocks = static_cast<int64_t>(args.num_tiles) * args.num_heads;
-  prefill_attention_kernel<kHeadDim><<<static_cast<unsigned>(num_blocks), kThreads, bytes, stream>>>(args);
+  const int64_t num_blocks = static_cast<int64_t>(args.num_tiles) * (args.num_heads / kHeads);
+  prefill_attention_kernel<kHeadDim, kHeads>
+      <<<static_cast<unsigned>(num_blocks), kHeads * kThreadsPerHead, bytes, stream>>>(args);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -596,8 +676,10 @@ void prefill_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, cons
       .scale_log2 = scale * kLog2E,
   };
   const cudaStream_t cuda_stream = static_cast<cudaStream_t>(stream);
-  if (k_cache.dim(3) == 64) return launch<64>(args, cuda_stream);
-  return launch<128>(args, cuda_stream);
+  // Two query heads a block where they share a kv head (an even GQA ratio), else one.
+  const bool two_heads = args.heads_per_kv_head % 2 == 0;
+  if (k_cache.dim(3) == 64) return two_heads ? launch<64, 2>(args, cuda_stream) : launch<64, 1>(args, cuda_stream);
+  return two_heads ? launch<128, 2>(args, cuda_stream) : launch<128, 1>(args, cuda_stream);
 }
 
 }  // namespace hanlin::cuda

@@ -15,7 +15,8 @@
 
 namespace hanlin::cuda {
 
-// Query rows per tile: one thread block computes one tile of one query head.
+// Query rows per tile: one thread block computes one tile of one query head, or of two query
+// heads that share a kv head.
 inline constexpr int32_t kPrefillTileRows = 128;
 
 // Whether prefill_attention takes this head dim (64 and 128).
