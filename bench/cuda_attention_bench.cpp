@@ -7,6 +7,8 @@
 // Usage: cuda_attention_bench [--runs N]
 #include <cstdio>
 
+#include "cuda_bench_util.h"
+
 #ifdef HANLIN_HAS_CUDA
 
 #include <cuda_runtime.h>
@@ -20,14 +22,15 @@
 #include <random>
 #include <vector>
 
-#include "core/error.h"
 #include "core/tensor.h"
-#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/prefill_attention.h"
 
 namespace hanlin {
 namespace {
+
+using cuda_bench::device_ints;
+using cuda_bench::random_device_tensor;
 
 constexpr int kWarmupRuns = 3;
 constexpr int64_t kBlockSize = 16;
@@ -38,29 +41,6 @@ struct AttentionShape {
   int64_t kv_heads;
   int64_t head_dim;
 };
-
-// A device bf16 tensor of uniform [-1, 1) values: one random 8 MiB block copied over it (zeros
-// would flatter the tensor cores' power draw).
-Tensor random_device_tensor(Shape shape, uint32_t seed) {
-  Tensor tensor = cuda::device_zeros(std::move(shape), DType::kBF16);
-  const size_t count = static_cast<size_t>(tensor.numel());
-  std::vector<bf16> block(std::min<size_t>(count, size_t{1} << 22));
-  std::mt19937 generator(seed);
-  std::uniform_real_distribution<float> distribution(-1.0f, 1.0f);
-  for (bf16& value : block) value = to_bf16(distribution(generator));
-  auto* data = static_cast<bf16*>(tensor.raw());
-  for (size_t done = 0; done < count; done += block.size()) {
-    const size_t piece = std::min(block.size(), count - done);
-    CUDA_CHECK(cudaMemcpy(data + done, block.data(), piece * sizeof(bf16), cudaMemcpyHostToDevice));
-  }
-  return tensor;
-}
-
-Tensor device_ints(const std::vector<int32_t>& values, const Shape& shape) {
-  Tensor host = Tensor::zeros(shape, DType::kI32);
-  std::copy(values.begin(), values.end(), host.data<int32_t>());
-  return cuda::to_device(host);
-}
 
 // One prompt of num_tokens tokens whose K/V fill the cache through a shuffled block table.
 struct PrefillInputs {
@@ -88,25 +68,9 @@ struct PrefillInputs {
 // Median GPU seconds of `runs` calls of fn after kWarmupRuns.
 template <class Fn>
 double median_seconds(int runs, Fn&& fn) {
-  cudaEvent_t start = nullptr;
-  cudaEvent_t stop = nullptr;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
+  cuda_bench::EventTimer timer;
   for (int i = 0; i < kWarmupRuns; ++i) fn();
-  std::vector<double> seconds;
-  for (int i = 0; i < runs; ++i) {
-    CUDA_CHECK(cudaEventRecord(start, nullptr));
-    fn();
-    CUDA_CHECK(cudaEventRecord(stop, nullptr));
-    CUDA_CHECK(cudaEventSynchronize(stop));
-    float milliseconds = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&milliseconds, start, stop));
-    seconds.push_back(milliseconds * 1e-3);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  std::nth_element(seconds.begin(), seconds.begin() + runs / 2, seconds.end());
-  return seconds[static_cast<size_t>(runs / 2)];
+  return cuda_bench::median_of(runs, [&] { return timer.seconds(nullptr, fn); });
 }
 
 void print_row(const char* kernel, const AttentionShape& shape, int64_t num_tokens, double seconds) {
@@ -135,12 +99,8 @@ void run_shape(const AttentionShape& shape, int64_t num_tokens, bool with_paged,
 }
 
 int run(int runs) {
-  if (cuda::device_count() == 0) {
-    std::printf("no GPU\n");
-    return 1;
-  }
-  cudaDeviceProp properties{};
-  CUDA_CHECK(cudaGetDeviceProperties(&properties, 0));
+  if (!cuda_bench::require_gpu()) return 1;
+  const cudaDeviceProp properties = cuda_bench::device_properties();
   std::printf("%s, %d SMs; causal prefill attention, one sequence; median of %d runs after %d warm-up\n\n",
               properties.name, properties.multiProcessorCount, runs, kWarmupRuns);
   std::printf("%-16s %-13s %9s %4s %7s %10s %9s\n", "kernel", "shape", "heads/kv", "dim", "tokens",
@@ -163,19 +123,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
   CLI11_PARSE(app, argc, argv);
-  try {
-    return hanlin::run(runs);
-  } catch (const hanlin::Error& error) {
-    std::fprintf(stderr, "error: %s\n", error.what());
-    return 1;
-  }
+  return hanlin::cuda_bench::run_reporting_errors([&] { return hanlin::run(runs); });
 }
 
 #else  // HANLIN_HAS_CUDA
 
-int main() {
-  std::printf("built without CUDA\n");
-  return 0;
-}
+int main() { return hanlin::cuda_bench::main_without_cuda(); }
 
 #endif  // HANLIN_HAS_CUDA

@@ -13,6 +13,8 @@
 // Usage: cuda_decode_ops_bench [--preset NAME] [--tokens N] [--calls K] [--peak-tbs X] [--eager]
 #include <cstdio>
 
+#include "cuda_bench_util.h"
+
 #ifdef HANLIN_HAS_CUDA
 
 #include <cuda_runtime.h>
@@ -25,57 +27,26 @@
 #include <iterator>
 #include <memory>
 #include <numeric>
-#include <random>
 #include <string>
 #include <vector>
 
-#include "core/error.h"
 #include "core/tensor.h"
 #include "io/model_config.h"
-#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "model/presets.h"
 
 namespace hanlin {
 namespace {
 
+using cuda_bench::copies_beyond_l2;
+using cuda_bench::device_ints;
+using cuda_bench::random_device_tensor;
+
 constexpr int kWarmupCalls = 5;
 constexpr int kRepeats = 5;
 constexpr int64_t kBlockSize = 16;
 const int64_t kContexts[] = {128, 1024, 4096};
 constexpr int64_t kLayerContext = 1024;
-
-// A device bf16 tensor of uniform [-scale, scale) values: one random block of up to 8 MiB
-// copied over it (the repetition does not matter to these kernels' speed).
-Tensor random_device_tensor(Shape shape, uint32_t seed, float scale = 1.0f) {
-  Tensor tensor = cuda::device_zeros(std::move(shape), DType::kBF16);
-  const size_t count = static_cast<size_t>(tensor.numel());
-  std::vector<bf16> block(std::min<size_t>(count, size_t{1} << 22));
-  std::mt19937 generator(seed);
-  std::uniform_real_distribution<float> distribution(-scale, scale);
-  for (bf16& value : block) value = to_bf16(distribution(generator));
-  auto* data = static_cast<bf16*>(tensor.raw());
-  for (size_t done = 0; done < count; done += block.size()) {
-    const size_t piece = std::min(block.size(), count - done);
-    CUDA_CHECK(cudaMemcpy(data + done, block.data(), piece * sizeof(bf16), cudaMemcpyHostToDevice));
-  }
-  return tensor;
-}
-
-Tensor device_ints(const std::vector<int32_t>& values, Shape shape) {
-  Tensor host = Tensor::zeros(std::move(shape), DType::kI32);
-  std::copy(values.begin(), values.end(), host.data<int32_t>());
-  return cuda::to_device(host);
-}
-
-// Enough copies of something of `bytes` that cycling through them reads at least four L2s' worth.
-int copies_beyond_l2(double bytes) {
-  int device = 0;
-  int l2_bytes = 0;
-  CUDA_CHECK(cudaGetDevice(&device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
-  return std::max(2, static_cast<int>(std::ceil(4.0 * l2_bytes / bytes)));
-}
 
 // Copies of a random weight [rows, cols], scaled by 1/sqrt(cols) so activations stay near 1.
 std::vector<Tensor> weight_copies(int64_t rows, int64_t cols, uint32_t seed) {
@@ -104,28 +75,14 @@ double seconds_per_call(cudaStream_t stream, int calls, bool as_graph, const std
     graph = cuda::end_capture(stream);
     cuda::launch_graph(*graph, stream);
   }
-  cudaEvent_t start = nullptr;
-  cudaEvent_t stop = nullptr;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<double> means;
-  for (int repeat = 0; repeat < kRepeats; ++repeat) {
-    CUDA_CHECK(cudaEventRecord(start, stream));
+  cuda_bench::EventTimer timer;
+  return cuda_bench::median_seconds_per_call(timer, stream, calls, kRepeats, [&] {
     if (graph) {
       cuda::launch_graph(*graph, stream);
     } else {
       for (int i = 0; i < calls; ++i) fn(i);
     }
-    CUDA_CHECK(cudaEventRecord(stop, stream));
-    CUDA_CHECK(cudaEventSynchronize(stop));
-    float milliseconds = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&milliseconds, start, stop));
-    means.push_back(milliseconds * 1e-3 / calls);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  std::nth_element(means.begin(), means.begin() + kRepeats / 2, means.end());
-  return means[kRepeats / 2];
+  });
 }
 
 // Paged KV for one decode row per sequence at one context length, in `copies` disjoint sets of
@@ -327,16 +284,12 @@ void print_layer_and_step(const OpRows& r, DecodeLayer& layer, const TimeFn& tim
 }
 
 int run(const std::string& preset, int64_t tokens, int calls, double peak_tbs, bool eager) {
-  if (cuda::device_count() == 0) {
-    std::printf("no GPU\n");
-    return 1;
-  }
+  if (!cuda_bench::require_gpu()) return 1;
   const io::ModelConfig config = model::preset_config(preset);
   const std::shared_ptr<void> stream_owner = cuda::create_stream();
   const auto stream = static_cast<cudaStream_t>(stream_owner.get());
   DecodeLayer layer(config, tokens, stream_owner.get());
-  cudaDeviceProp properties{};
-  CUDA_CHECK(cudaGetDeviceProperties(&properties, 0));
+  const cudaDeviceProp properties = cuda_bench::device_properties();
   std::printf("%s, L2 %d MB; %s at T = %lld: %d back-to-back calls %s, median of %d; peak %.2f TB/s\n\n",
               properties.name, properties.l2CacheSize >> 20, preset.c_str(), static_cast<long long>(tokens),
               calls, eager ? "issued one by one" : "in a CUDA graph", kRepeats, peak_tbs);
@@ -375,19 +328,12 @@ int main(int argc, char** argv) {
   bool eager = false;
   app.add_flag("--eager", eager, "Issue the calls one by one instead of replaying them as a CUDA graph");
   CLI11_PARSE(app, argc, argv);
-  try {
-    return hanlin::run(preset, tokens, calls, peak_tbs, eager);
-  } catch (const hanlin::Error& error) {
-    std::fprintf(stderr, "error: %s\n", error.what());
-    return 1;
-  }
+  return hanlin::cuda_bench::run_reporting_errors(
+      [&] { return hanlin::run(preset, tokens, calls, peak_tbs, eager); });
 }
 
 #else  // HANLIN_HAS_CUDA
 
-int main() {
-  std::printf("built without CUDA\n");
-  return 0;
-}
+int main() { return hanlin::cuda_bench::main_without_cuda(); }
 
 #endif  // HANLIN_HAS_CUDA

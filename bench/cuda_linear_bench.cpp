@@ -7,29 +7,31 @@
 // Usage: cuda_linear_bench [--runs N] [--bias] [--only NAME]
 #include <cstdio>
 
+#include "cuda_bench_util.h"
+
 #ifdef HANLIN_HAS_CUDA
 
 #include <cuda_runtime.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
-#include "core/error.h"
 #include "core/tensor.h"
-#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace hanlin {
 namespace {
 
+using cuda_bench::copies_beyond_l2;
+using cuda_bench::random_device_tensor;
+
 constexpr double kCopyBandwidth = 3.0e12;  // bytes/s read + written, measured (GPU.md)
 constexpr double kMatrixRate = 800e12;     // bf16 FLOP/s, measured on an 8192³ product (GPU.md)
 constexpr int kWarmupRuns = 5;
+constexpr int kRepeats = 5;
 
 struct LayerShape {
   const char* name;
@@ -47,71 +49,17 @@ const LayerShape kShapes[] = {
 };
 const int64_t kTokenCounts[] = {1, 2, 4, 8, 9, 32, 256, 8192};
 
-// A device bf16 tensor of uniform [-1, 1) values: one random 8 MiB block copied over it (the
-// repetition does not matter to a GEMM's speed; zeros would flatter the tensor cores' power).
-Tensor random_device_tensor(Shape shape, uint32_t seed) {
-  Tensor tensor = cuda::device_zeros(std::move(shape), DType::kBF16);
-  const size_t count = static_cast<size_t>(tensor.numel());
-  std::vector<bf16> block(std::min<size_t>(count, size_t{1} << 22));
-  std::mt19937 generator(seed);
-  std::uniform_real_distribution<float> distribution(-1.0f, 1.0f);
-  for (bf16& value : block) value = to_bf16(distribution(generator));
-  auto* data = static_cast<bf16*>(tensor.raw());
-  for (size_t done = 0; done < count; done += block.size()) {
-    const size_t piece = std::min(block.size(), count - done);
-    CUDA_CHECK(cudaMemcpy(data + done, block.data(), piece * sizeof(bf16), cudaMemcpyHostToDevice));
-  }
-  return tensor;
-}
-
 // Times calls back to back, as a decode step issues them, each reading a different copy of the
 // weight so that it comes from memory and not from L2. (Flushing L2 with a write before each call
 // instead leaves up to 50 MB of dirty lines whose write-back competes with the call's reads: that
-// understated the small shapes by up to half.)
-class Timer {
- public:
-  Timer() {
-    CUDA_CHECK(cudaEventCreate(&start_));
-    CUDA_CHECK(cudaEventCreate(&stop_));
-  }
-  ~Timer() {
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
-  }
-  Timer(const Timer&) = delete;
-  Timer& operator=(const Timer&) = delete;
-
-  // Median over kRepeats of the mean GPU seconds of `runs` back-to-back calls fn(i), i = 0, 1, ….
-  template <class Fn>
-  double seconds_per_call(int runs, Fn&& fn) {
-    for (int i = 0; i < kWarmupRuns; ++i) fn(i);
-    std::vector<double> seconds;
-    for (int repeat = 0; repeat < kRepeats; ++repeat) {
-      CUDA_CHECK(cudaEventRecord(start_, nullptr));
-      for (int i = 0; i < runs; ++i) fn(i);
-      CUDA_CHECK(cudaEventRecord(stop_, nullptr));
-      CUDA_CHECK(cudaEventSynchronize(stop_));
-      float milliseconds = 0;
-      CUDA_CHECK(cudaEventElapsedTime(&milliseconds, start_, stop_));
-      seconds.push_back(milliseconds * 1e-3 / runs);
-    }
-    std::nth_element(seconds.begin(), seconds.begin() + kRepeats / 2, seconds.end());
-    return seconds[kRepeats / 2];
-  }
-
- private:
-  static constexpr int kRepeats = 5;
-  cudaEvent_t start_ = nullptr;
-  cudaEvent_t stop_ = nullptr;
-};
-
-// Enough copies of a weight of `bytes` that cycling through them reads at least four L2s' worth.
-int copies_beyond_l2(double bytes) {
-  int device = 0;
-  int l2_bytes = 0;
-  CUDA_CHECK(cudaGetDevice(&device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device));
-  return std::max(2, static_cast<int>(std::ceil(4.0 * l2_bytes / bytes)));
+// understated the small shapes by up to half.) Returns the median over kRepeats of the mean GPU
+// seconds of `runs` back-to-back calls fn(i), i = 0, 1, …, after kWarmupRuns calls.
+template <class Fn>
+double seconds_per_call(cuda_bench::EventTimer& timer, int runs, Fn&& fn) {
+  for (int i = 0; i < kWarmupRuns; ++i) fn(i);
+  return cuda_bench::median_seconds_per_call(timer, nullptr, runs, kRepeats, [&] {
+    for (int i = 0; i < runs; ++i) fn(i);
+  });
 }
 
 void print_row(const LayerShape& shape, int64_t num_tokens, bool with_bias, double seconds) {
@@ -134,7 +82,7 @@ void print_row(const LayerShape& shape, int64_t num_tokens, bool with_bias, doub
               memory_bound ? "memory" : "compute", 100 * std::max(memory_seconds, compute_seconds) / seconds);
 }
 
-void run_shape(const LayerShape& shape, int runs, bool with_bias, Timer& timer) {
+void run_shape(const LayerShape& shape, int runs, bool with_bias, cuda_bench::EventTimer& timer) {
   const uint32_t seed = static_cast<uint32_t>(shape.num_outputs + shape.num_inputs);
   const int copies = copies_beyond_l2(2.0 * static_cast<double>(shape.num_outputs * shape.num_inputs));
   std::vector<Tensor> weights;
@@ -147,7 +95,7 @@ void run_shape(const LayerShape& shape, int runs, bool with_bias, Timer& timer) 
     const Tensor in = random_device_tensor({num_tokens, shape.num_inputs}, seed + 2);
     Tensor out = cuda::device_zeros({num_tokens, shape.num_outputs}, DType::kBF16);
     Tensor gated_out = cuda::device_zeros({num_tokens, shape.num_outputs / 2}, DType::kBF16);
-    const double seconds = timer.seconds_per_call(runs, [&](int i) {
+    const double seconds = seconds_per_call(timer, runs, [&](int i) {
       const Tensor& weight = weights[static_cast<size_t>(i % copies)];
       if (gated) return cuda::gated_linear(gated_out, in, weight, out, nullptr);
       cuda::linear(out, in, weight, with_bias ? &bias : nullptr, nullptr);
@@ -157,12 +105,8 @@ void run_shape(const LayerShape& shape, int runs, bool with_bias, Timer& timer) 
 }
 
 int run(int runs, bool with_bias, const std::string& only) {
-  if (cuda::device_count() == 0) {
-    std::printf("no GPU\n");
-    return 1;
-  }
-  cudaDeviceProp properties{};
-  CUDA_CHECK(cudaGetDeviceProperties(&properties, 0));
+  if (!cuda_bench::require_gpu()) return 1;
+  const cudaDeviceProp properties = cuda_bench::device_properties();
   std::printf("%s, %d SMs, L2 %d MB; %d back-to-back calls over weight copies beyond L2, after %d warm-up%s\n",
               properties.name, properties.multiProcessorCount, properties.l2CacheSize >> 20, runs,
               kWarmupRuns, with_bias ? "; with bias" : "");
@@ -170,7 +114,7 @@ int run(int runs, bool with_bias, const std::string& only) {
               kMatrixRate * 1e-12);
   std::printf("%-16s %6s %6s %5s %11s %9s %7s %9s %7s   %-7s %7s\n", "layer", "N", "K", "T", "time (us)",
               "GB/s", "of BW", "TFLOP/s", "of MMA", "bound", "of it");
-  Timer timer;
+  cuda_bench::EventTimer timer;
   for (const LayerShape& shape : kShapes) {
     if (!only.empty() && std::string(shape.name).find(only) == std::string::npos) continue;
     run_shape(shape, runs, with_bias, timer);
@@ -192,19 +136,11 @@ int main(int argc, char** argv) {
   app.add_flag("--bias", with_bias, "Add a bias (the fused epilogue), as Qwen2's q/k/v projections do");
   app.add_option("--only", only, "Run only the layers whose name contains this");
   CLI11_PARSE(app, argc, argv);
-  try {
-    return hanlin::run(runs, with_bias, only);
-  } catch (const hanlin::Error& error) {
-    std::fprintf(stderr, "error: %s\n", error.what());
-    return 1;
-  }
+  return hanlin::cuda_bench::run_reporting_errors([&] { return hanlin::run(runs, with_bias, only); });
 }
 
 #else  // HANLIN_HAS_CUDA
 
-int main() {
-  std::printf("built without CUDA\n");
-  return 0;
-}
+int main() { return hanlin::cuda_bench::main_without_cuda(); }
 
 #endif  // HANLIN_HAS_CUDA

@@ -1,6 +1,6 @@
 // Device helpers for the bf16 kernels: kVec consecutive bf16 values loaded to or stored from
 // f32 registers in one access (16 bytes when kVec is 8, 2 bytes when kVec is 1), bf16 rounding,
-// and the MLP's activation.
+// a warp's sum, and the MLP's activation.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -41,6 +41,13 @@ __device__ __forceinline__ void store_bf16(__nv_bfloat16* destination, const flo
 
 __device__ __forceinline__ float round_to_bf16(float value) {
   return __bfloat162float(__float2bfloat16_rn(value));
+}
+
+// The sum of `value` over the 32 lanes of a warp; every lane gets it.
+__device__ __forceinline__ float warp_sum(float value) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  return value;
 }
 
 // SiLU in f32, as the MLP's activation (silu_mul, gated_linear).

@@ -61,12 +61,6 @@ __device__ __forceinline__ float dot8(const uint4& a_raw, const float (&b)[8]) {
   return sum;
 }
 
-__device__ __forceinline__ float warp_sum(float value) {
-#pragma unroll
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
-  return value;
-}
-
 // sums[r][t] += Σ over this lane's pieces of weight row r · token row t. The first kUnroll steps'
 // weight loads are issued before waiting for the previous kernel (launch_dependent): the weights
 // stream in while that kernel finishes, and only the token rows have to wait for it.

@@ -41,6 +41,35 @@ inline void check_rank(const char* op, const char* name, const Tensor& tensor, i
   }
 }
 
+// The inputs the attention launchers share (ops::paged_attention's layout): bf16 out and q [T,
+// heads, head_dim], bf16 caches [num_blocks, block_size, kv_heads, head_dim] with a block size
+// above 0, heads a multiple of kv_heads, int32 seqs [S, 3] and block_tables [S, max_blocks].
+inline void check_paged_attention_inputs(const char* op, const Tensor& out, const Tensor& q, const Tensor& k_cache,
+                                         const Tensor& v_cache, const Tensor& seqs, const Tensor& block_tables) {
+  check_device_tensor(op, "out", out, DType::kBF16);
+  check_device_tensor(op, "q", q, DType::kBF16);
+  check_device_tensor(op, "k_cache", k_cache, DType::kBF16);
+  check_device_tensor(op, "v_cache", v_cache, DType::kBF16);
+  check_device_tensor(op, "seqs", seqs, DType::kI32);
+  check_device_tensor(op, "block_tables", block_tables, DType::kI32);
+  check_rank(op, "k_cache", k_cache, 4);
+  check_rank(op, "q", q, 3);
+  check_shape(op, "v_cache", v_cache, k_cache.shape());
+  check_shape(op, "q", q, {q.dim(0), q.dim(1), k_cache.dim(3)});
+  check_shape(op, "out", out, q.shape());
+  check_rank(op, "seqs", seqs, 2);
+  check_shape(op, "seqs", seqs, {seqs.dim(0), 3});
+  check_rank(op, "block_tables", block_tables, 2);
+  check_shape(op, "block_tables", block_tables, {seqs.dim(0), block_tables.dim(1)});
+  const int64_t num_heads = q.dim(1);
+  const int64_t kv_heads = k_cache.dim(2);
+  if (kv_heads == 0 || num_heads % kv_heads != 0) {
+    fail_check(op, std::to_string(num_heads) + " query heads do not divide into " + std::to_string(kv_heads) +
+                       " kv heads");
+  }
+  if (k_cache.dim(1) == 0) fail_check(op, "the caches' block_size is 0");
+}
+
 // Elements per 16-byte access of a 2-byte dtype.
 inline constexpr int kBf16PerVector = 8;
 

@@ -20,13 +20,6 @@ constexpr int kWarpSize = 32;
 constexpr int kMaxThreadsPerRow = 1024;
 constexpr int kMinThreadsPerBlock = 128;  // short rows (heads) share a block, a warp each
 
-__device__ __forceinline__ float warp_sum(float value) {
-#pragma unroll
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
-    value += __shfl_xor_sync(0xffffffffu, value, offset);
-  return value;
-}
-
 // The sum of `value` over the blockDim.x threads of this thread's row (threadIdx.y); every
 // thread of the block must call it once. blockDim.x is a multiple of 32, so a warp never
 // straddles two rows.

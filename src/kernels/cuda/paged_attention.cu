@@ -386,34 +386,15 @@ void launch_for_head_dim(const AttentionArgs& args, int64_t num_rows, cudaStream
 void check_attention_inputs(const Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                             const Tensor& seqs, const Tensor& block_tables, const Tensor& row_seq) {
   constexpr const char* op = "paged_attention";
-  check_device_tensor(op, "out", out, DType::kBF16);
-  check_device_tensor(op, "q", q, DType::kBF16);
-  check_device_tensor(op, "k_cache", k_cache, DType::kBF16);
-  check_device_tensor(op, "v_cache", v_cache, DType::kBF16);
-  check_device_tensor(op, "seqs", seqs, DType::kI32);
-  check_device_tensor(op, "block_tables", block_tables, DType::kI32);
+  check_paged_attention_inputs(op, out, q, k_cache, v_cache, seqs, block_tables);
   check_device_tensor(op, "row_seq", row_seq, DType::kI32);
-  check_rank(op, "k_cache", k_cache, 4);
-  check_rank(op, "q", q, 3);
-  check_shape(op, "v_cache", v_cache, k_cache.shape());
-  const int64_t head_dim = k_cache.dim(3);
-  check_shape(op, "q", q, {q.dim(0), q.dim(1), head_dim});
-  check_shape(op, "out", out, q.shape());
-  check_rank(op, "seqs", seqs, 2);
-  check_shape(op, "seqs", seqs, {seqs.dim(0), 3});
-  check_rank(op, "block_tables", block_tables, 2);
-  check_shape(op, "block_tables", block_tables, {seqs.dim(0), block_tables.dim(1)});
   check_shape(op, "row_seq", row_seq, {q.dim(0)});
+  const int64_t head_dim = k_cache.dim(3);
   if (head_dim != 16 && head_dim != 32 && head_dim != 64 && head_dim != 128) {
     fail_check(op, "head_dim " + std::to_string(head_dim) + " is not supported (16, 32, 64 or 128)");
   }
   const int64_t num_heads = q.dim(1);
   const int64_t kv_heads = k_cache.dim(2);
-  if (kv_heads == 0 || num_heads % kv_heads != 0) {
-    fail_check(op, std::to_string(num_heads) + " query heads do not divide into " + std::to_string(kv_heads) +
-                       " kv heads");
-  }
-  if (k_cache.dim(1) == 0) fail_check(op, "the caches' block_size is 0");
   // Grid limits: y is kv_heads, z is chunks of heads × splits (≤ 65535 each).
   if (q.dim(0) > INT_MAX || num_heads / kv_heads > 4096 || kv_heads > 65535 || k_cache.dim(1) > INT_MAX ||
       block_tables.dim(1) > INT_MAX) {

@@ -593,35 +593,15 @@ void launch(const PrefillArgs& args, cudaStream_t stream) {
 void check_prefill_inputs(const Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                           const Tensor& seqs, const Tensor& block_tables, const Tensor& tiles) {
   constexpr const char* op = "prefill_attention";
-  check_device_tensor(op, "out", out, DType::kBF16);
-  check_device_tensor(op, "q", q, DType::kBF16);
-  check_device_tensor(op, "k_cache", k_cache, DType::kBF16);
-  check_device_tensor(op, "v_cache", v_cache, DType::kBF16);
-  check_device_tensor(op, "seqs", seqs, DType::kI32);
-  check_device_tensor(op, "block_tables", block_tables, DType::kI32);
+  check_paged_attention_inputs(op, out, q, k_cache, v_cache, seqs, block_tables);
   check_device_tensor(op, "tiles", tiles, DType::kI32);
-  check_rank(op, "k_cache", k_cache, 4);
-  check_rank(op, "q", q, 3);
-  check_shape(op, "v_cache", v_cache, k_cache.shape());
-  const int64_t head_dim = k_cache.dim(3);
-  check_shape(op, "q", q, {q.dim(0), q.dim(1), head_dim});
-  check_shape(op, "out", out, q.shape());
-  check_rank(op, "seqs", seqs, 2);
-  check_shape(op, "seqs", seqs, {seqs.dim(0), 3});
-  check_rank(op, "block_tables", block_tables, 2);
-  check_shape(op, "block_tables", block_tables, {seqs.dim(0), block_tables.dim(1)});
   check_rank(op, "tiles", tiles, 2);
   check_shape(op, "tiles", tiles, {tiles.dim(0), 2});
+  const int64_t head_dim = k_cache.dim(3);
   if (!prefill_attention_supports(head_dim)) {
     fail_check(op, "head_dim " + std::to_string(head_dim) + " is not supported (64 or 128)");
   }
   const int64_t num_heads = q.dim(1);
-  const int64_t kv_heads = k_cache.dim(2);
-  if (kv_heads == 0 || num_heads % kv_heads != 0) {
-    fail_check(op, std::to_string(num_heads) + " query heads do not divide into " + std::to_string(kv_heads) +
-                       " kv heads");
-  }
-  if (k_cache.dim(1) == 0) fail_check(op, "the caches' block_size is 0");
   // One grid dimension of num_tiles × heads blocks; 32-bit indices for tokens and cache blocks.
   if (tiles.dim(0) * num_heads > INT_MAX || q.dim(0) > INT_MAX || k_cache.dim(1) > INT_MAX ||
       block_tables.dim(1) > INT_MAX) {

@@ -81,12 +81,6 @@ struct QkvArgs {
   float attention_scaling;
 };
 
-__device__ __forceinline__ float warp_sum(float value) {
-#pragma unroll
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
-  return value;
-}
-
 // One head of one token, by one warp: lane l holds the pairs (i, i + half_dim) for i = l, l + 32,
 // … (kPairs of them), so the norm's sum is one warp reduction and each rotation pair sits in one
 // lane. The norm's output is rounded to bf16 before the rotation, as head_rms_norm then rope do.

@@ -2,98 +2,28 @@
 // fixture model's shapes (dummy weights): they finish, their JSON holds vLLM's keys with
 // figures that agree with the workload, the physical limits match hand-computed Qwen3 shapes,
 // and bad flags end in one clear error line and the documented exit code.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-extern char** environ;
+#include "cli_test_util.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using namespace hanlin::test;  // cli_test_util.h
 using nlohmann::json;
 
 // 2 layers, hidden 64, 4 heads / 2 KV heads of 32, vocab 2048, 512 positions.
 const fs::path kModel = fs::path(HANLIN_FIXTURES_DIR) / "models" / "qwen3-gqa-untied";
 constexpr int kExitInvalidArgument = 2;  // main.cpp's codes
 constexpr int kExitNotFound = 3;
-
-struct RunResult {
-  bool exited = false;  // false: killed by a signal
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("hanlin_bench_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// Runs the hanlin binary with `args`, stdout and stderr captured through files.
-RunResult run_hanlin(const std::vector<std::string>& args) {
-  TempDir capture;
-  const std::string out_path = (capture.path() / "out").string();
-  const std::string err_path = (capture.path() / "err").string();
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::vector<std::string> argv_storage = {HANLIN_BINARY};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : argv_storage) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  RunResult result;
-  const int spawn_error = posix_spawn(&pid, HANLIN_BINARY, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawn_error != 0) {
-    ADD_FAILURE() << "cannot run " << HANLIN_BINARY;
-    return result;
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  result.exited = WIFEXITED(status);
-  result.exit_code = result.exited ? WEXITSTATUS(status) : -1;
-  result.out = read_file(out_path);
-  result.err = read_file(err_path);
-  return result;
-}
 
 // `bench COMMAND` on the fixture's shapes, with a small KV cache unless `extra` sizes it.
 RunResult bench(const std::string& command, const std::vector<std::string>& extra) {
@@ -107,23 +37,13 @@ RunResult bench(const std::string& command, const std::vector<std::string>& extr
 
 // Runs `bench COMMAND` writing --output-json and returns the parsed file.
 json bench_json(const std::string& command, std::vector<std::string> extra) {
-  TempDir dir;
+  ScratchDir dir;
   const fs::path file = dir.path() / "result.json";
   extra.insert(extra.end(), {"--output-json", file.string()});
   const RunResult result = bench(command, extra);
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("saved " + file.string()), std::string::npos) << result.out;
   return fs::exists(file) ? json::parse(read_file(file)) : json::object();
-}
-
-// Asserts a failed run: exited (no signal) with `exit_code` and exactly one "hanlin: error: " line.
-void expect_one_line_error(const RunResult& result, int exit_code, const std::string& must_contain) {
-  EXPECT_TRUE(result.exited) << "killed by a signal; stderr: " << result.err;
-  EXPECT_EQ(result.exit_code, exit_code) << result.err;
-  EXPECT_TRUE(result.err.starts_with("hanlin: error: ")) << result.err;
-  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
-  EXPECT_NE(result.err.find(must_contain), std::string::npos)
-      << "'" << must_contain << "' not in: " << result.err;
 }
 
 TEST(BenchLatencyCli, WritesVllmKeysWithConsistentFigures) {

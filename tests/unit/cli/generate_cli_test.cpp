@@ -1,15 +1,9 @@
 // `hanlin generate` run as a subprocess: its greedy output equals transformers' continuation
 // for the fixture models, and bad flags or broken checkpoints end in one clear error line and
 // a non-zero exit status, never a crash.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -18,77 +12,16 @@
 
 #include <nlohmann/json.hpp>
 
-extern char** environ;
+#include "cli_test_util.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using namespace hanlin::test;  // cli_test_util.h
 using nlohmann::json;
 
 const fs::path kModels = fs::path(HANLIN_FIXTURES_DIR) / "models";
 constexpr double kMarginForExactTokens = 1e-3;  // TESTING.md §1
-
-struct RunResult {
-  bool exited = false;  // false: killed by a signal
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / ("hanlin_cli_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// Runs the hanlin binary with `args`, stdout and stderr captured through files.
-RunResult run_hanlin(const std::vector<std::string>& args) {
-  TempDir capture;
-  const std::string out_path = (capture.path() / "out").string();
-  const std::string err_path = (capture.path() / "err").string();
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::vector<std::string> argv_storage = {HANLIN_BINARY};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : argv_storage) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  RunResult result;
-  const int spawn_error = posix_spawn(&pid, HANLIN_BINARY, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawn_error != 0) {
-    ADD_FAILURE() << "cannot run " << HANLIN_BINARY;
-    return result;
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  result.exited = WIFEXITED(status);
-  result.exit_code = result.exited ? WEXITSTATUS(status) : -1;
-  result.out = read_file(out_path);
-  result.err = read_file(err_path);
-  return result;
-}
 
 std::string join_ids(const std::vector<int>& ids) {
   std::string text;
@@ -112,16 +45,6 @@ std::vector<int> decided_tokens(const json& greedy) {
     tokens.push_back(greedy["token_ids"][step].get<int>());
   }
   return tokens;
-}
-
-// Asserts a failed run: exited (no signal) non-zero with exactly one "hanlin: error: " line.
-void expect_one_line_error(const RunResult& result, const std::string& must_contain) {
-  EXPECT_TRUE(result.exited) << "killed by a signal; stderr: " << result.err;
-  EXPECT_NE(result.exit_code, 0);
-  EXPECT_TRUE(result.err.starts_with("hanlin: error: ")) << result.err;
-  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
-  EXPECT_NE(result.err.find(must_contain), std::string::npos) << "'" << must_contain << "' not in: " << result.err;
-  EXPECT_EQ(result.out, "");
 }
 
 std::vector<std::string> fixture_models() {
@@ -160,7 +83,7 @@ TEST(GenerateCli, JsonLineEqualsTransformersGreedyContinuation) {
 }
 
 // A copy of a fixture folder the test may damage.
-fs::path copy_fixture(const std::string& model, const TempDir& dir) {
+fs::path copy_fixture(const std::string& model, const ScratchDir& dir) {
   const fs::path target = dir.path() / model;
   fs::copy(kModels / model, target, fs::copy_options::recursive);
   return target;
@@ -175,7 +98,7 @@ TEST(GenerateCli, StopsAtTheEosIdOfGenerationConfig) {
   // Make the third decided token the end of sequence; it is printed, and nothing after it.
   const int stop_id = tokens[2];
   const size_t stop_at = static_cast<size_t>(std::find(tokens.begin(), tokens.end(), stop_id) - tokens.begin());
-  TempDir dir;
+  ScratchDir dir;
   const fs::path copy = copy_fixture(model, dir);
   std::ofstream(copy / "generation_config.json") << json{{"eos_token_id", stop_id}}.dump();
   const std::string prompt = join_ids(fixture_case.at("prompt_ids").get<std::vector<int>>());
@@ -263,7 +186,7 @@ TEST_F(GenerateCliErrors, MalformedFlags) {
 }
 
 TEST(GenerateCliCheckpoints, TruncatedSafetensors) {
-  TempDir dir;
+  ScratchDir dir;
   const fs::path copy = copy_fixture("qwen3-gqa-untied", dir);
   const fs::path weights = copy / "model.safetensors";
   fs::resize_file(weights, fs::file_size(weights) / 2);
@@ -272,7 +195,7 @@ TEST(GenerateCliCheckpoints, TruncatedSafetensors) {
 }
 
 TEST(GenerateCliCheckpoints, GarbageHeader) {
-  TempDir dir;
+  ScratchDir dir;
   const fs::path copy = copy_fixture("qwen3-gqa-untied", dir);
   const fs::path weights = copy / "model.safetensors";
   {
@@ -286,7 +209,7 @@ TEST(GenerateCliCheckpoints, GarbageHeader) {
 }
 
 TEST(GenerateCliCheckpoints, HeaderLengthPastTheFile) {
-  TempDir dir;
+  ScratchDir dir;
   const fs::path copy = copy_fixture("qwen3-gqa-untied", dir);
   const fs::path weights = copy / "model.safetensors";
   {
@@ -299,7 +222,7 @@ TEST(GenerateCliCheckpoints, HeaderLengthPastTheFile) {
 }
 
 TEST(GenerateCliCheckpoints, ConfigWithoutHiddenSize) {
-  TempDir dir;
+  ScratchDir dir;
   const fs::path copy = copy_fixture("qwen3-gqa-untied", dir);
   json config = json::parse(read_file(copy / "config.json"));
   config.erase("hidden_size");
@@ -310,7 +233,7 @@ TEST(GenerateCliCheckpoints, ConfigWithoutHiddenSize) {
 }
 
 TEST(GenerateCliCheckpoints, MissingShardOfAShardedCheckpoint) {
-  TempDir dir;
+  ScratchDir dir;
   const fs::path copy = copy_fixture("qwen2-bias-sharded", dir);
   fs::remove(copy / "model-00002-of-00003.safetensors");
   expect_one_line_error(run_hanlin({"generate", "--model", copy.string(), "--prompt-ids", "1"}),
@@ -343,7 +266,7 @@ class GenerateCliEngine : public ::testing::Test {
 };
 
 TEST_F(GenerateCliEngine, BatchLinesRunTogetherAndPrintInInputOrder) {
-  TempDir dir;
+  ScratchDir dir;
   const fs::path batch = dir.path() / "requests.jsonl";
   std::ofstream(batch) << R"({"prompt_ids": [5, 6, 7], "max_tokens": 6, "ignore_eos": true})" "\n"
                        << R"({"prompt": "a, b; c.", "max_tokens": 4, "ignore_eos": true})" "\n"

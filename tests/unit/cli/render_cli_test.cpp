@@ -1,89 +1,36 @@
 // `hanlin render` run as a subprocess: it prints exactly the rendered prompt (no added newline),
 // finds the checkpoint's template where transformers would, and fails with one clear line.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
-extern char** environ;
+#include "cli_test_util.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using hanlin::test::RunResult;
 
 const std::string kTokenizerDir = HANLIN_TOKENIZER_DIR;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-// A scratch folder for one test, removed afterwards.
+// The shared scratch folder, its paths as strings.
 class ScratchDir {
  public:
-  ScratchDir()
-      : path_(fs::temp_directory_path() /
-              ("hanlin_render_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++))) {
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
   std::string file(const std::string& name, const std::string& content) const {
-    std::ofstream(path_ / name, std::ios::binary) << content;
-    return (path_ / name).string();
+    return dir_.file(name, content).string();
   }
-  std::string path() const { return path_.string(); }
+  std::string path() const { return dir_.path().string(); }
 
  private:
-  static inline int counter_ = 0;
-  fs::path path_;
+  hanlin::test::ScratchDir dir_;
 };
 
 // Runs hanlin with `args`, standard input from `stdin_path` (or /dev/null).
 RunResult run_hanlin(const std::vector<std::string>& args, const std::string& stdin_path = "/dev/null") {
-  ScratchDir scratch;
-  std::string out_path = scratch.file("stdout", "");
-  std::string err_path = scratch.file("stderr", "");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, stdin_path.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_TRUNC, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_TRUNC, 0);
-  std::vector<std::string> argv_strings = {HANLIN_BINARY};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : argv_strings) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  RunResult result;
-  if (posix_spawn(&pid, HANLIN_BINARY, &actions, nullptr, argv.data(), environ) == 0) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  result.out = read_file(out_path);
-  result.err = read_file(err_path);
-  return result;
+  return hanlin::test::run_hanlin(args, stdin_path);
 }
 
 bool has_real_tokenizer() {

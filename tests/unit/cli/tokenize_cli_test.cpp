@@ -1,10 +1,5 @@
 // `hanlin tokenize` run as a subprocess with the real Qwen3 tokenizer: its output lines are
 // byte-for-byte the Hugging Face fixture lines, and bad input ends in one clear error line.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,28 +9,15 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
+#include "cli_test_util.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using namespace hanlin::test;  // cli_test_util.h
 
 const std::string kTokenizerDir = HANLIN_TOKENIZER_DIR;
 const fs::path kTextFixtures = fs::path(HANLIN_FIXTURES_DIR) / "text";
-
-struct RunResult {
-  bool exited = false;
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 std::vector<std::string> read_lines(const fs::path& path, size_t limit) {
   std::ifstream file(path, std::ios::binary);
@@ -43,65 +25,6 @@ std::vector<std::string> read_lines(const fs::path& path, size_t limit) {
   std::string line;
   while (lines.size() < limit && std::getline(file, line)) lines.push_back(line);
   return lines;
-}
-
-// A scratch folder for one test, removed afterwards.
-class ScratchDir {
- public:
-  ScratchDir() : path_(fs::temp_directory_path() / ("hanlin_tokenize_test_" + std::to_string(::getpid()) + "_" +
-                                                    std::to_string(counter_++))) {
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  fs::path file(const std::string& name, const std::string& content) const {
-    std::ofstream(path_ / name, std::ios::binary) << content;
-    return path_ / name;
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
-
-RunResult run_hanlin(std::vector<std::string> args) {
-  ScratchDir capture;
-  const std::string out_path = (capture.path() / "out").string();
-  const std::string err_path = (capture.path() / "err").string();
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  args.insert(args.begin(), HANLIN_BINARY);
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  RunResult run;
-  const int spawn_error = posix_spawn(&pid, HANLIN_BINARY, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawn_error != 0) {
-    ADD_FAILURE() << "cannot run " << HANLIN_BINARY;
-    return run;
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  run.exited = WIFEXITED(status);
-  run.exit_code = run.exited ? WEXITSTATUS(status) : -1;
-  run.out = read_file(out_path);
-  run.err = read_file(err_path);
-  return run;
-}
-
-void expect_one_line_error(const RunResult& run, int exit_code, const std::string& must_contain) {
-  EXPECT_TRUE(run.exited) << "killed by a signal; stderr: " << run.err;
-  EXPECT_EQ(run.exit_code, exit_code) << run.err;
-  EXPECT_TRUE(run.err.starts_with("hanlin: error: ")) << run.err;
-  EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
-  EXPECT_NE(run.err.find(must_contain), std::string::npos) << "'" << must_contain << "' not in: " << run.err;
 }
 
 class TokenizeCli : public ::testing::Test {
