@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <tuple>
@@ -340,8 +341,11 @@ Qwen3CudaForward::HostBuffers::~HostBuffers() {
 }
 
 // An f32 [num_rows, vocab] host tensor whose buffer goes back to host_buffers_ when its last copy
-// goes; the smallest free buffer that fits is reused.
+// goes; the smallest free buffer that fits is reused. Buffers hold a power of two of rows, so a
+// batch growing a row at a time allocates a few sizes rather than one per size, and at most
+// kMaxFreeBuffers wait unused (the smallest are freed first).
 Tensor Qwen3CudaForward::host_logits(int64_t num_rows) {
+  constexpr size_t kMaxFreeBuffers = 4;
   const Shape shape = {num_rows, config_.vocab_size};
   const size_t bytes = static_cast<size_t>(num_rows * config_.vocab_size) * sizeof(float);
   if (bytes == 0) return Tensor::zeros(shape, DType::kF32);
@@ -360,14 +364,23 @@ Tensor Qwen3CudaForward::host_logits(int64_t num_rows) {
     }
   }
   if (!buffer) {
-    capacity = (bytes + 63) / 64 * 64;
+    const auto row_bytes = static_cast<size_t>(config_.vocab_size) * sizeof(float);
+    capacity = std::bit_ceil(static_cast<size_t>(num_rows)) * row_bytes;
+    capacity = (capacity + 63) / 64 * 64;
     buffer = std::aligned_alloc(64, capacity);
     require(buffer != nullptr, ErrorKind::kResourceExhausted,
             "out of host memory for " + std::to_string(num_rows) + " logits rows");
   }
   std::shared_ptr<const void> owner(buffer, [buffers = host_buffers_, capacity](const void* data) {
     std::lock_guard lock(buffers->mutex);
-    buffers->free.emplace_back(const_cast<void*>(data), capacity);
+    auto& free = buffers->free;
+    free.emplace_back(const_cast<void*>(data), capacity);
+    if (free.size() > kMaxFreeBuffers) {
+      const auto smallest = std::min_element(free.begin(), free.end(),
+                                             [](const auto& a, const auto& b) { return a.second < b.second; });
+      std::free(smallest->first);
+      free.erase(smallest);
+    }
   });
   return Tensor::borrow(buffer, shape, DType::kF32, std::move(owner), Device::kCpu);
 }
