@@ -5,6 +5,7 @@
 #include "server/http_server.h"
 
 #include <deque>
+#include <iterator>
 #include <optional>
 
 #include <boost/asio/dispatch.hpp>
@@ -198,7 +199,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_chunk_written(beast::error_code ec) {
     writing_ = false;
-    if (ec) return close();
+    if (ec || closed_) {
+      outbox_.clear();  // the written piece too, now that no write reads it
+      return close();
+    }
     outbox_.pop_front();
     if (!outbox_.empty()) return write_next();
     stream_.expires_never();
@@ -208,7 +212,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void close() {
     if (closed_) return;
     closed_ = true;
-    outbox_.clear();
+    // A write in flight still reads the front piece: it stays until on_chunk_written. (Clearing it
+    // here freed the bytes under the write, and a write that then succeeded popped an empty
+    // queue: a client leaving mid-stream could abort the server with a double free.)
+    outbox_.erase(writing_ ? std::next(outbox_.begin()) : outbox_.begin(), outbox_.end());
     if (busy_ && !disconnected_) {
       disconnected_ = true;
       if (on_disconnect_) std::exchange(on_disconnect_, nullptr)();
