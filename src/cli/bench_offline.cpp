@@ -39,6 +39,10 @@ struct RunOptions {
   int64_t input_len = 0;
   int64_t output_len = 0;
   uint64_t seed = 0;
+  // How tokens are chosen: greedy by default; vLLM's latency benchmark samples at temperature 1.
+  double temperature = 0;
+  double top_p = 1;
+  int32_t top_k = 0;
   std::string output_json;
   bool no_cuda_graphs = false;
   double peak_bandwidth_tb_per_s = GpuPeaks{}.bandwidth_bytes_per_second / 1e12;
@@ -77,6 +81,11 @@ void require_in_range(int64_t value, int64_t least, int64_t most, const std::str
 void check_run_options(const RunOptions& options) {
   require_in_range(options.input_len, 1, kMostTokens, "--input-len");
   require_in_range(options.output_len, 1, kMostTokens, "--output-len");
+  require(std::isfinite(options.temperature) && options.temperature >= 0, ErrorKind::kInvalidArgument,
+          "--temperature must be 0 (greedy) or more");
+  require(std::isfinite(options.top_p) && options.top_p > 0 && options.top_p <= 1, ErrorKind::kInvalidArgument,
+          "--top-p must be in (0, 1]");
+  require(options.top_k >= -1, ErrorKind::kInvalidArgument, "--top-k must be -1, 0 (off) or a token count");
   require(std::isfinite(options.peak_bandwidth_tb_per_s) && options.peak_bandwidth_tb_per_s > 0 &&
               std::isfinite(options.peak_tflops) && options.peak_tflops > 0,
           ErrorKind::kInvalidArgument, "--peak-bandwidth-tbs and --peak-tflops must be positive numbers");
@@ -179,19 +188,25 @@ class PromptSource {
   std::vector<int32_t> prefix_;
 };
 
-engine::Request bench_request(std::vector<int32_t> prompt, int64_t output_len) {
+engine::Request bench_request(std::vector<int32_t> prompt, const RunOptions& options) {
   engine::Request request;
   request.prompt_ids = std::move(prompt);
-  request.sampling.temperature = 0;
-  request.stopping.max_tokens = output_len;
+  request.sampling.temperature = options.temperature;
+  request.sampling.top_p = options.top_p;
+  request.sampling.top_k = options.top_k;
+  request.stopping.max_tokens = options.output_len;
   request.stopping.ignore_eos = true;
   return request;
+}
+
+nlohmann::json sampling_json(const RunOptions& options) {
+  return {{"temperature", options.temperature}, {"top_p", options.top_p}, {"top_k", options.top_k}};
 }
 
 std::vector<engine::Request> bench_requests(PromptSource& prompts, int64_t count, const RunOptions& options) {
   std::vector<engine::Request> requests;
   for (int64_t i = 0; i < count; ++i)
-    requests.push_back(bench_request(prompts.next(options.input_len), options.output_len));
+    requests.push_back(bench_request(prompts.next(options.input_len), options));
   return requests;
 }
 
@@ -566,6 +581,7 @@ void run_latency(LatencyOptions& options, const CLI::App& command) {
   result["engine"] = engine_json(options.run, setup, engine);
   result["workload"] = {{"input_len", options.run.input_len},
                         {"output_len", options.run.output_len},
+                        {"sampling", sampling_json(options.run)},
                         {"batch_size", options.batch_size},
                         {"shared_prefix_len", options.shared_prefix_len},
                         {"num_iters_warmup", options.num_iters_warmup},
@@ -627,6 +643,7 @@ void run_throughput(ThroughputOptions& options) {
   result["workload"] = {{"input_len", options.run.input_len},
                         {"output_len", options.run.output_len},
                         {"num_prompts", options.num_prompts}};
+  result["workload"]["sampling"] = sampling_json(options.run);
   print_throughput_table(result);
   save_result(options.run.output_json, result);
 }
@@ -637,9 +654,12 @@ void add_run_flags(CLI::App& command, RunOptions& options) {
   add_model_flags(command, options.model);
   command.add_option("--input-len", options.input_len, "Prompt tokens per request (random ids)")
       ->capture_default_str();
-  command.add_option("--output-len", options.output_len, "New tokens per request (greedy, eos ignored)")
+  command.add_option("--output-len", options.output_len, "New tokens per request (eos ignored)")
       ->capture_default_str();
   command.add_option("--seed", options.seed, "Seed of the random prompts")->capture_default_str();
+  command.add_option("--temperature", options.temperature, "Sampling temperature; 0 is greedy")->capture_default_str();
+  command.add_option("--top-p", options.top_p, "Nucleus sampling mass; 1 is off")->capture_default_str();
+  command.add_option("--top-k", options.top_k, "Keep the k most likely tokens; 0 or -1 is off")->capture_default_str();
   command.add_option("--output-json", options.output_json, "Also write the results to this JSON file");
   command.add_flag("--no-cuda-graphs", options.no_cuda_graphs, "Run every GPU step eagerly");
   command

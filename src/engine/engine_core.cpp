@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <string>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -114,12 +115,13 @@ bool EngineCore::step() {
   if (scheduled.empty()) return false;
   ++num_steps_;
   note_queue_times(scheduled);
+  const StepPlan plan = plan_samples(scheduled);
   step_times_.schedule_seconds += seconds_since(scheduling);
   StepOutputs outputs;
-  Tensor logits;
+  model::StepLogits logits;
   const auto running = Clock::now();
   try {
-    logits = runner_.run(scheduled);
+    logits = runner_.run(scheduled, plan.sampling);
   } catch (const std::exception& error) {
     // The failed chunks' cache rows are suspect: their requests end here, their blocks free.
     for (const ScheduledChunk& chunk : scheduled.chunks) {
@@ -133,7 +135,7 @@ bool EngineCore::step() {
   step_times_.model_seconds += seconds_since(running);
   const auto sampling = Clock::now();
   scheduler_.complete(scheduled);
-  sample_and_stop(scheduled, logits, outputs);
+  sample_and_stop(scheduled, plan, logits, outputs);
   deliver(outputs);
   step_times_.sample_seconds += seconds_since(sampling);
   return true;
@@ -147,28 +149,100 @@ void EngineCore::note_queue_times(const SchedulerOutput& step) {
   }
 }
 
-void EngineCore::sample_and_stop(const SchedulerOutput& step, const Tensor& logits, StepOutputs& outputs) {
-  std::vector<Sequence*> sampled;
-  std::vector<SampleInput> inputs;
-  const int64_t vocab = logits.dim(1);
-  int64_t row = 0;
+// A fork's n completions all draw their first token from the prompt's last logits.
+bool EngineCore::forks_now(const Sequence& seq) const {
+  const RequestState& request = *seq.request;
+  return seq.index == 0 && request.sequences.size() == 1 && request.request.n > 1;
+}
+
+// Which of the step's tokens are drawn on the device (a draw needing only the raw row, when the
+// model runs on the GPU) and which logits rows come back for the host sampler.
+EngineCore::StepPlan EngineCore::plan_samples(const SchedulerOutput& step) const {
+  StepPlan plan;
+  const bool on_device = config_.sample_on_device && runner_.draws_on_device();
+  int32_t row = 0;
   for (const ScheduledChunk& chunk : step.chunks) {
     if (!chunk.samples) continue;
-    const std::span<const float> row_logits(logits.data<float>() + row++ * vocab, static_cast<size_t>(vocab));
+    const Sequence& seq = *chunk.seq;
+    const int32_t count = forks_now(seq) ? seq.request->request.n : 1;
+    bool on_host = false;
+    for (int32_t i = 0; i < count; ++i) {
+      SampleInput input = sample_input(seq, {});
+      if (count > 1) input.sequence_index = static_cast<uint64_t>(i);  // the forks to come
+      if (!on_device || !draws_from_raw_logits(input)) {
+        plan.samples.push_back({row, -1});
+        on_host = true;
+        continue;
+      }
+      plan.samples.push_back({row, static_cast<int32_t>(plan.sampling.draws.size())});
+      const SamplingParams& params = *input.params;
+      model::TokenDraw& draw = plan.sampling.draws.emplace_back();
+      draw.row = row;
+      draw.top_k = params.top_k;
+      draw.temperature = params.temperature;
+      draw.top_p = params.top_p;
+      draw.min_p = params.min_p;
+      draw.u = counter_uniform(input.seed, input.sequence_index, input.output_ids.size());
+    }
+    plan.sampling.host_rows.push_back(on_host ? 1 : 0);
+    ++row;
+  }
+  return plan;
+}
+
+namespace {
+
+std::string draw_error(model::DrawStatus status) {
+  return status == model::DrawStatus::kNaN ? "sampler: the logits row contains NaN"
+                                           : "sampler: no token has a finite logit (all masked, or +inf)";
+}
+
+}  // namespace
+
+void EngineCore::sample_and_stop(const SchedulerOutput& step, const StepPlan& plan, const model::StepLogits& logits,
+                                 StepOutputs& outputs) {
+  std::vector<Sequence*> sampled;
+  std::vector<SampleResult> results;
+  std::vector<SampleInput> host_inputs;  // the tokens the host samples, and where their results go
+  std::vector<size_t> host_slots;
+  const int64_t vocab = logits.logits.defined() && logits.logits.rank() == 2 ? logits.logits.dim(1) : 0;
+  size_t next = 0;
+  for (const ScheduledChunk& chunk : step.chunks) {
+    if (!chunk.samples) continue;
     Sequence& seq = *chunk.seq;
     RequestState& request = *seq.request;
-    const bool forks = seq.index == 0 && request.sequences.size() == 1 && request.request.n > 1;
+    const bool forks = forks_now(seq);
     if (forks) fork_completions(seq);
-    // A fork's n completions all draw their first token from the prompt's last logits.
     const size_t count = forks ? request.sequences.size() : 1;
     for (size_t i = 0; i < count; ++i) {
       Sequence& target = forks ? *request.sequences[i] : seq;
+      const PlannedSample& planned = plan.samples[next++];
       sampled.push_back(&target);
-      inputs.push_back(sample_input(target, row_logits));
+      SampleResult& result = results.emplace_back();
+      if (planned.draw >= 0) {
+        const model::DrawResult& drawn = logits.draws[static_cast<size_t>(planned.draw)];
+        if (drawn.status == model::DrawStatus::kDrawn) {
+          result.token_id = drawn.token_id;
+          continue;
+        }
+        if (drawn.status != model::DrawStatus::kLeftToHost) {
+          result.error = draw_error(drawn.status);
+          continue;
+        }
+      }
+      const int32_t host_row = logits.host_row[static_cast<size_t>(planned.row)];
+      if (host_row < 0) {
+        result.error = "internal: the logits row was not returned";
+        continue;
+      }
+      const std::span<const float> row_logits(logits.logits.data<float>() + host_row * vocab, static_cast<size_t>(vocab));
+      host_inputs.push_back(sample_input(target, row_logits));
+      host_slots.push_back(results.size() - 1);
     }
   }
-  std::vector<SampleResult> results(inputs.size());
-  sampler_.sample(inputs, results);
+  std::vector<SampleResult> host_results(host_inputs.size());
+  sampler_.sample(host_inputs, host_results);
+  for (size_t i = 0; i < host_slots.size(); ++i) results[host_slots[i]] = std::move(host_results[i]);
   for (size_t i = 0; i < sampled.size(); ++i) {
     RequestState& request = *sampled[i]->request;
     if (!results[i].error.empty()) {

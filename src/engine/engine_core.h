@@ -30,6 +30,9 @@ struct EngineConfig {
   int64_t max_model_len = 0;            // 0: the model's max_position_embeddings
   int32_t max_n = 16;
   size_t max_stop_strings = 64;
+  // On the GPU, draw tokens there when a row needs no logits processing (sampler.h); off copies
+  // every row to the host sampler (the reference the device draws are checked against).
+  bool sample_on_device = true;
 };
 
 // Wall time of the step loop's parts, summed over steps: scheduling; the model (on a GPU: the
@@ -94,9 +97,22 @@ class EngineCore {
 
  private:
   struct StepOutputs;
+  // One token a step samples: its logits row, and the device draw that makes it (-1: the host
+  // samples it from the row).
+  struct PlannedSample {
+    int32_t row = 0;
+    int32_t draw = -1;
+  };
+  struct StepPlan {
+    std::vector<PlannedSample> samples;  // in the order sample_and_stop meets them
+    model::StepSampling sampling;
+  };
 
   void note_queue_times(const SchedulerOutput& step);
-  void sample_and_stop(const SchedulerOutput& step, const Tensor& logits, StepOutputs& outputs);
+  StepPlan plan_samples(const SchedulerOutput& step) const;
+  void sample_and_stop(const SchedulerOutput& step, const StepPlan& plan, const model::StepLogits& logits,
+                       StepOutputs& outputs);
+  bool forks_now(const Sequence& seq) const;
   void fork_completions(Sequence& first);
   SampleInput sample_input(const Sequence& seq, std::span<const float> logits) const;
   void append_token(Sequence& seq, const SampleResult& result, StepOutputs& outputs);

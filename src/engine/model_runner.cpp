@@ -25,10 +25,10 @@ model::BatchView ModelRunner::build_view(const SchedulerOutput& step, int64_t bl
   return view;
 }
 
-Tensor ModelRunner::run(const SchedulerOutput& step) {
+model::StepLogits ModelRunner::run(const SchedulerOutput& step, const model::StepSampling& sampling) {
   for (const BlockCopy& copy : step.copies) cache_->copy_block(copy.from, copy.to);
   const model::BatchView view = build_view(step, cache_->block_size());
-  return model_->forward(view, *cache_);
+  return model_->forward(view, *cache_, sampling);
 }
 
 }  // namespace hanlin::engine

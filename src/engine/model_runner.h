@@ -15,9 +15,12 @@ class ModelRunner {
   // Both must outlive the runner.
   ModelRunner(model::Qwen3Model& model, model::KvCache& cache) : model_(&model), cache_(&cache) {}
 
-  // Applies the step's block copies, then runs its chunks. Returns logits f32
-  // [number of sampling chunks, vocab], one row per chunk with `samples`, in chunk order.
-  Tensor run(const SchedulerOutput& step);
+  // Applies the step's block copies, then runs its chunks. The logits rows are one per chunk
+  // with `samples`, in chunk order; `sampling` says which are drawn on the device and which
+  // come back (model::Qwen3Model::forward).
+  model::StepLogits run(const SchedulerOutput& step, const model::StepSampling& sampling);
+  // Whether draws are made on the device (the model runs on the GPU).
+  bool draws_on_device() const { return model_->device() == Device::kCuda; }
 
   // The view of a step: each chunk's tokens, positions, slots and block table (exposed for tests).
   static model::BatchView build_view(const SchedulerOutput& step, int64_t block_size);

@@ -323,6 +323,10 @@ const SamplingParams& checked_params(const SampleInput& input) {
 
 }  // namespace
 
+bool draws_from_raw_logits(const SampleInput& input) {
+  return !needs_processing(input) && !checked_params(input).logprobs;
+}
+
 std::vector<double> sampling_distribution(const SampleInput& input) {
   const SamplingParams& params = checked_params(input);
   const std::vector<float> logits = processed_logits(input);

@@ -44,6 +44,11 @@ class Sampler {
   ThreadPool* pool_;
 };
 
+// Whether the row's draw needs nothing but its raw logits and the parameters (no bias, penalty,
+// ban or logprobs): such a draw can be made where the logits are (model::TokenDraw on the GPU),
+// with the uniform counter_uniform(seed, sequence_index, output_ids.size()).
+bool draws_from_raw_logits(const SampleInput& input);
+
 // The probabilities sampling draws from for one row, after every step (bias, penalties,
 // bans, temperature, top-k, top-p, min-p): [vocab], summing to 1, zero where masked. For a
 // greedy row, 1 at the argmax. Exposed so tests can check the draws against it.

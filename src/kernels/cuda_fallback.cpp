@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/prefill_attention.h"
+#include "kernels/cuda/sampling.h"
 
 namespace hanlin::cuda {
 namespace {
@@ -54,6 +55,7 @@ void paged_attention(Tensor&, const Tensor&, const Tensor&, const Tensor&, const
                      float, Stream) {
   no_cuda();
 }
+void sample_rows(DrawResult*, const DrawParams*, int64_t, const Tensor&, Stream) { no_cuda(); }
 
 }  // namespace hanlin::cuda
 

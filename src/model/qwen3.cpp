@@ -158,8 +158,17 @@ void Qwen3Model::move_to_gpu() {
   if (!cuda_) cuda_ = std::make_unique<Qwen3CudaForward>(config_, weights_, rope_, pool_);
 }
 
+StepLogits Qwen3Model::forward(const BatchView& batch, KvCache& cache, const StepSampling& sampling) {
+  if (cuda_) return cuda_->forward(batch, cache, sampling);
+  StepLogits step;
+  step.logits = forward(batch, cache);
+  for (int32_t row = 0; row < static_cast<int32_t>(batch.logits_rows.size()); ++row) step.host_row.push_back(row);
+  step.draws.assign(sampling.draws.size(), DrawResult{});
+  return step;
+}
+
 Tensor Qwen3Model::forward(const BatchView& batch, KvCache& cache) {
-  if (cuda_) return cuda_->forward(batch, cache);
+  if (cuda_) return cuda_->forward(batch, cache, StepSampling{}).logits;
   batch.validate(cache.num_blocks(), cache.block_size());
   if (cache.num_layers() != config_.num_hidden_layers) {
     throw Error(ErrorKind::kInternal, "KV cache has " + std::to_string(cache.num_layers()) +

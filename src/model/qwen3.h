@@ -16,6 +16,7 @@
 #include "model/qwen3_cuda.h"
 #include "model/qwen3_weights.h"
 #include "model/rope_frequencies.h"
+#include "model/step_logits.h"
 
 namespace hanlin::model {
 
@@ -36,6 +37,10 @@ class Qwen3Model {
   // throw Error(kInvalidArgument); a malformed view throws Error(kInternal). Reuses scratch
   // buffers, so one forward at a time per model.
   Tensor forward(const BatchView& batch, KvCache& cache);
+  // The same forward, then what `sampling` asks of the logits rows: on the GPU its draws are
+  // made there and only the rows wanted (or left to the host) come back; on the CPU every row
+  // comes back and every draw is left to the host.
+  StepLogits forward(const BatchView& batch, KvCache& cache, const StepSampling& sampling);
 
   // From now on the forward runs on the GPU: the weights are copied there as bf16 and the
   // cache passed to forward() must be a GPU one. Throws Error naming what is missing (no GPU,

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <tuple>
 #include <initializer_list>
 #include <string>
@@ -15,6 +16,7 @@
 #include "core/error.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/prefill_attention.h"
+#include "kernels/cuda/sampling.h"
 
 namespace hanlin::model {
 namespace {
@@ -301,8 +303,7 @@ void Qwen3CudaForward::mlp_block(int64_t layer, int64_t num_tokens) {
   cuda::linear(mlp_out, activated, w.down_proj, nullptr, stream_);
 }
 
-// The last residual add and final norm over all rows, then lm_head on the requested rows only,
-// copied to pinned host memory.
+// The last residual add and final norm over all rows, then lm_head on the requested rows only.
 void Qwen3CudaForward::final_logits(const DeviceBatch& batch, int64_t num_tokens, int64_t num_rows) {
   if (num_rows == 0) return;
   Tensor residual = scratch_.residual.slice_rows(0, num_tokens);
@@ -313,8 +314,6 @@ void Qwen3CudaForward::final_logits(const DeviceBatch& batch, int64_t num_tokens
   cuda::embedding(rows, normed, batch.logits_rows, stream_);  // a gather of the rows asked for
   Tensor device_logits = logits_buffers_.device.slice_rows(0, num_rows);
   cuda::linear(device_logits, rows, weights_.lm_head, nullptr, stream_);
-  Tensor host = logits_buffers_.host.slice_rows(0, num_rows);
-  cuda::copy_to_host_async(host, device_logits, stream_);
 }
 
 void Qwen3CudaForward::issue_step(const DeviceBatch& batch, KvCache& cache, int64_t num_tokens, int64_t num_rows) {
@@ -405,7 +404,7 @@ Tensor Qwen3CudaForward::logits_to_f32(int64_t num_rows) {
   return logits;
 }
 
-Tensor Qwen3CudaForward::eager_forward(const BatchView& batch, KvCache& cache) {
+void Qwen3CudaForward::eager_step(const BatchView& batch, KvCache& cache) {
   const int64_t num_tokens = batch.num_tokens();
   const auto num_rows = static_cast<int64_t>(batch.logits_rows.size());
   ensure_scratch(num_tokens);
@@ -414,9 +413,6 @@ Tensor Qwen3CudaForward::eager_forward(const BatchView& batch, KvCache& cache) {
   Tensor device_part = staging_.device.slice_rows(0, device_batch.used);
   cuda::copy_to_device_async(device_part, staging_.host.slice_rows(0, device_batch.used), stream_);
   issue_step(device_batch, cache, num_tokens, num_rows);
-  // Also keeps the next step from rewriting the staging buffer this step's copy reads.
-  cuda::synchronize(stream_);
-  return logits_to_f32(num_rows);
 }
 
 // A decode step whose logits rows are its rows in order, small enough to capture.
@@ -433,7 +429,7 @@ bool Qwen3CudaForward::can_use_graph(const BatchView& batch) const {
 
 // Decode steps replay a graph captured for their padded size: the first step of a size runs
 // eagerly through the same fixed buffers (which also warms cuBLASLt's plans), then is captured.
-Tensor Qwen3CudaForward::graph_forward(const BatchView& batch, KvCache& cache) {
+void Qwen3CudaForward::graph_step(const BatchView& batch, KvCache& cache) {
   const int64_t num_tokens = batch.num_tokens();
   const int64_t bucket = graph_bucket(num_tokens);
   ensure_scratch(kMaxGraphBatch);
@@ -462,11 +458,9 @@ Tensor Qwen3CudaForward::graph_forward(const BatchView& batch, KvCache& cache) {
     issue_step(device_batch, cache, bucket, bucket);
     graphs_[bucket] = cuda::end_capture(stream_);
   }
-  cuda::synchronize(stream_);
-  return logits_to_f32(num_tokens);
 }
 
-Tensor Qwen3CudaForward::forward(const BatchView& batch, KvCache& cache) {
+StepLogits Qwen3CudaForward::forward(const BatchView& batch, KvCache& cache, const StepSampling& sampling) {
   batch.validate(cache.num_blocks(), cache.block_size());
   require(cache.device() == Device::kCuda, ErrorKind::kInternal, "the CUDA forward needs its KV cache on the GPU");
   for (int32_t id : batch.token_ids) {
@@ -475,12 +469,106 @@ Tensor Qwen3CudaForward::forward(const BatchView& batch, KvCache& cache) {
   }
   // Captured steps bake the block-table width in: the most blocks a sequence can hold.
   const int64_t widest = std::min(cache.num_blocks(), (config_.max_position_embeddings + cache.block_size() - 1) / cache.block_size());
-  if (graph_blocks_ != widest) {
+  // They also bake in the cache's buffers: a step over another cache (a model serving several
+  // in turn, as tests and benchmarks do) must not replay a graph that writes into the old one.
+  std::vector<const void*> cache_buffers;
+  for (int64_t layer = 0; layer < cache.num_layers(); ++layer) {
+    cache_buffers.push_back(cache.keys(layer).raw());
+    cache_buffers.push_back(cache.values(layer).raw());
+  }
+  if (graph_blocks_ != widest || graph_cache_buffers_ != cache_buffers) {
     graphs_.clear();
     graph_blocks_ = widest;
+    graph_cache_buffers_ = std::move(cache_buffers);
   }
-  if (graphs_enabled_ && can_use_graph(batch)) return graph_forward(batch, cache);
-  return eager_forward(batch, cache);
+  const auto num_rows = static_cast<int64_t>(batch.logits_rows.size());
+  require(sampling.host_rows.empty() || static_cast<int64_t>(sampling.host_rows.size()) == num_rows,
+          ErrorKind::kInternal, "a step's host rows do not match its logits rows");
+  for (const TokenDraw& draw : sampling.draws) {
+    require(draw.row >= 0 && draw.row < num_rows, ErrorKind::kInternal,
+            "a draw names logits row " + std::to_string(draw.row) + " of " + std::to_string(num_rows));
+  }
+  if (graphs_enabled_ && can_use_graph(batch)) {
+    graph_step(batch, cache);
+  } else {
+    eager_step(batch, cache);
+  }
+  return sample_and_collect(num_rows, sampling);
+}
+
+void Qwen3CudaForward::ensure_draw_buffers(int64_t num_draws) {
+  if (num_draws <= draw_buffers_.capacity) return;
+  DrawBuffers& buffers = draw_buffers_;
+  buffers.capacity = std::max<int64_t>(num_draws, 2 * buffers.capacity);
+  const auto ints = [](size_t bytes, int64_t count) { return static_cast<int64_t>(bytes / sizeof(int32_t)) * count; };
+  static_assert(sizeof(cuda::DrawParams) % sizeof(int32_t) == 0 && sizeof(cuda::DrawResult) % sizeof(int32_t) == 0);
+  buffers.host_params = cuda::pinned_host_zeros({ints(sizeof(cuda::DrawParams), buffers.capacity)}, DType::kI32);
+  buffers.device_params = cuda::device_zeros({ints(sizeof(cuda::DrawParams), buffers.capacity)}, DType::kI32);
+  buffers.host_results = cuda::pinned_host_zeros({ints(sizeof(cuda::DrawResult), buffers.capacity)}, DType::kI32);
+  buffers.device_results = cuda::device_zeros({ints(sizeof(cuda::DrawResult), buffers.capacity)}, DType::kI32);
+}
+
+// Logits rows `rows` (indices into the step's rows) to the pinned host buffer's slots from
+// first_slot on, in order: one copy when they are all the step's rows, else one per row.
+void Qwen3CudaForward::copy_rows_to_host(const std::vector<int32_t>& rows, int64_t first_slot, int64_t num_rows) {
+  if (rows.empty()) return;
+  const auto count = static_cast<int64_t>(rows.size());
+  if (first_slot == 0 && count == num_rows) {
+    Tensor host = logits_buffers_.host.slice_rows(0, num_rows);
+    cuda::copy_to_host_async(host, logits_buffers_.device.slice_rows(0, num_rows), stream_);
+    return;
+  }
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t row = rows[static_cast<size_t>(i)];
+    Tensor host = logits_buffers_.host.slice_rows(first_slot + i, first_slot + i + 1);
+    cuda::copy_to_host_async(host, logits_buffers_.device.slice_rows(row, row + 1), stream_);
+  }
+}
+
+StepLogits Qwen3CudaForward::sample_and_collect(int64_t num_rows, const StepSampling& sampling) {
+  const auto num_draws = static_cast<int64_t>(sampling.draws.size());
+  std::vector<int32_t> returned;  // logits rows copied back, in slot order
+  for (int32_t row = 0; row < num_rows; ++row) {
+    if (sampling.host_rows.empty() || sampling.host_rows[static_cast<size_t>(row)]) returned.push_back(row);
+  }
+  auto* results = static_cast<cuda::DrawResult*>(draw_buffers_.host_results.raw());
+  if (num_draws > 0) {
+    ensure_draw_buffers(num_draws);
+    results = static_cast<cuda::DrawResult*>(draw_buffers_.host_results.raw());
+    std::memcpy(draw_buffers_.host_params.raw(), sampling.draws.data(), sampling.draws.size() * sizeof(cuda::DrawParams));
+    const int64_t param_ints = num_draws * static_cast<int64_t>(sizeof(cuda::DrawParams) / sizeof(int32_t));
+    const int64_t result_ints = num_draws * static_cast<int64_t>(sizeof(cuda::DrawResult) / sizeof(int32_t));
+    Tensor device_params = draw_buffers_.device_params.slice_rows(0, param_ints);
+    cuda::copy_to_device_async(device_params, draw_buffers_.host_params.slice_rows(0, param_ints), stream_);
+    cuda::sample_rows(static_cast<cuda::DrawResult*>(draw_buffers_.device_results.raw()),
+                      static_cast<const cuda::DrawParams*>(draw_buffers_.device_params.raw()), num_draws,
+                      logits_buffers_.device.slice_rows(0, num_rows), stream_);
+    Tensor host_results = draw_buffers_.host_results.slice_rows(0, result_ints);
+    cuda::copy_to_host_async(host_results, draw_buffers_.device_results.slice_rows(0, result_ints), stream_);
+  }
+  copy_rows_to_host(returned, 0, num_rows);
+  cuda::synchronize(stream_);
+  StepLogits step;
+  step.draws.assign(results, results + num_draws);
+  // Rows whose draw the kernel left to the host come back too (rare: see cuda::sample_rows).
+  std::vector<int32_t> left;
+  for (const cuda::DrawResult& result : step.draws) {
+    const int32_t row = sampling.draws[static_cast<size_t>(&result - step.draws.data())].row;
+    if (result.status == cuda::DrawStatus::kLeftToHost &&
+        std::find(returned.begin(), returned.end(), row) == returned.end() &&
+        std::find(left.begin(), left.end(), row) == left.end()) {
+      left.push_back(row);
+    }
+  }
+  if (!left.empty()) {
+    copy_rows_to_host(left, static_cast<int64_t>(returned.size()), num_rows);
+    cuda::synchronize(stream_);
+    returned.insert(returned.end(), left.begin(), left.end());
+  }
+  step.host_row.assign(static_cast<size_t>(num_rows), -1);
+  for (size_t slot = 0; slot < returned.size(); ++slot) step.host_row[static_cast<size_t>(returned[slot])] = static_cast<int32_t>(slot);
+  step.logits = logits_to_f32(static_cast<int64_t>(returned.size()));
+  return step;
 }
 
 }  // namespace hanlin::model

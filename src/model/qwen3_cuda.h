@@ -19,6 +19,7 @@
 #include "model/kv_cache.h"
 #include "model/qwen3_weights.h"
 #include "model/rope_frequencies.h"
+#include "model/step_logits.h"
 
 namespace hanlin::model {
 
@@ -47,9 +48,9 @@ class Qwen3CudaForward {
   Qwen3CudaForward(const io::ModelConfig& config, const Qwen3Weights& host_weights, const RopeFrequencies& rope,
                    ThreadPool* pool);
 
-  // As Qwen3Model::forward: logits f32 [batch.logits_rows.size(), vocab] on the host. `cache`
-  // must be on the GPU.
-  Tensor forward(const BatchView& batch, KvCache& cache);
+  // As Qwen3Model::forward with a StepSampling: the draws are made on the GPU, and the rows
+  // wanted or left to the host come back as f32. `cache` must be on the GPU.
+  StepLogits forward(const BatchView& batch, KvCache& cache, const StepSampling& sampling);
 
   // Bytes of weights on the device.
   int64_t weight_bytes() const { return weight_bytes_; }
@@ -92,7 +93,13 @@ class Qwen3CudaForward {
     int64_t capacity = 0;  // rows
     Tensor rows;           // bf16 [capacity, H] on the device
     Tensor device;         // bf16 [capacity, V] on the device
-    Tensor host;           // pinned bf16 [capacity, V]
+    Tensor host;           // pinned bf16 [capacity, V]: the rows returned, packed in order
+  };
+  // The draws of a step and their results, as raw bytes (cuda::DrawParams, cuda::DrawResult).
+  struct DrawBuffers {
+    int64_t capacity = 0;  // draws
+    Tensor host_params, device_params;    // pinned / device
+    Tensor host_results, device_results;  // pinned / device
   };
 
   // Packs the batch into `staging` (growing it if needed; `graph_rows` > 0 lays it out for a
@@ -100,12 +107,16 @@ class Qwen3CudaForward {
   // padding rows no sequence owns) and returns the device views. Copies nothing.
   DeviceBatch pack(const BatchView& batch, Staging& staging, int64_t graph_rows);
   void ensure_logits_buffers(int64_t num_rows);
-  // Everything a step runs on the GPU, ending with the logits rows copied to pinned memory;
-  // issued on stream_, nothing waited for.
+  // Everything a step runs on the GPU up to the logits rows in logits_buffers_.device; issued
+  // on stream_, nothing waited for.
   void issue_step(const DeviceBatch& batch, KvCache& cache, int64_t num_tokens, int64_t num_rows);
-  Tensor eager_forward(const BatchView& batch, KvCache& cache);
-  Tensor graph_forward(const BatchView& batch, KvCache& cache);
+  void eager_step(const BatchView& batch, KvCache& cache);
+  void graph_step(const BatchView& batch, KvCache& cache);
   bool can_use_graph(const BatchView& batch) const;
+  // After a step was issued: its draws on the GPU, then the rows the host needs.
+  StepLogits sample_and_collect(int64_t num_rows, const StepSampling& sampling);
+  void ensure_draw_buffers(int64_t num_draws);
+  void copy_rows_to_host(const std::vector<int32_t>& rows, int64_t first_slot, int64_t num_rows);
   Tensor logits_to_f32(int64_t num_rows);
   void ensure_scratch(int64_t num_tokens);
   void attention_block(int64_t layer, const DeviceBatch& batch, KvCache& cache, int64_t num_tokens);
@@ -133,11 +144,13 @@ class Qwen3CudaForward {
   Staging staging_;        // eager steps
   Staging graph_staging_;  // captured decode steps: never reallocated once graphs exist
   LogitsBuffers logits_buffers_;
+  DrawBuffers draw_buffers_;
   std::shared_ptr<void> stream_owner_;
   cuda::Stream stream_ = nullptr;
   // Decode steps captured per padded batch size; dropped whenever a buffer they use moves.
   std::map<int64_t, std::shared_ptr<cuda::Graph>> graphs_;
   int64_t graph_blocks_ = 0;  // block-table width of captured steps
+  std::vector<const void*> graph_cache_buffers_;  // the KV buffers captured steps write, per layer
   bool graphs_enabled_ = true;
 };
 

@@ -1,5 +1,6 @@
-// EngineCore end to end on a transformers fixture model: greedy equals transformers; batching,
-// the prefix cache, preemption and forks change nothing in the outputs; blocks never leak.
+// EngineCore end to end on a transformers fixture model, on the CPU and on the GPU (where tokens
+// are drawn on the device): greedy equals transformers; batching, the prefix cache, preemption
+// and forks change nothing in the outputs; blocks never leak.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -7,6 +8,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "kernels/cuda/cuda_ops.h"
 #include "engine_test_support.h"
 #include "unit/model/model_test_support.h"
 
@@ -16,7 +18,58 @@ namespace {
 using namespace test_support;
 namespace model_support = hanlin::model::test_support;
 
-constexpr double kMarginForExactTokens = 1e-3;  // TESTING.md §1
+// TESTING.md §1: a greedy token may differ from transformers' only where the top-1 margin is
+// within the logits' error: 1e-3 on the CPU (f32), 0.1 on the GPU (bf16, about 1e-2 relative on
+// logits of a few units).
+double margin_for_exact_tokens() { return test_device() == Device::kCuda ? 0.1 : 1e-3; }
+
+// Two runs on the GPU differ by the rounding of their kernels (a batch's shape picks them): the
+// logits are bf16, whose unit in the last place is 1/64 at the fixture models' logits (2 to 4), so
+// a margin within 0.05 (about three of those) can flip between runs.
+constexpr double kGpuRunToRunMargin = 0.05;
+
+class EngineCoreOn : public ::testing::TestWithParam<Device> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Device::kCuda && cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
+    use_device(GetParam());
+  }
+  void TearDown() override { use_device(Device::kCpu); }
+};
+
+// Tokens of a request run in company against the same request run alone. On the CPU they must be
+// equal. On the GPU they must be equal too, except that at a step where the alone run's top-2
+// margin (from its logprobs) is within run-to-run rounding the two may part, and are compared no
+// further. The comparer counts what it compared, so a test cannot pass by comparing nothing.
+class TokenComparer {
+ public:
+  void expect_same(const Completion& together, const Completion& alone, const std::string& label) {
+    num_total_ += alone.token_ids.size();
+    ASSERT_GE(together.token_ids.size(), alone.token_ids.size()) << label;
+    for (size_t step = 0; step < alone.token_ids.size(); ++step) {
+      if (together.token_ids[step] != alone.token_ids[step]) {
+        ASSERT_TRUE(is_near_tie(alone, step)) << label << " step " << step << ": " << together.token_ids[step]
+                                              << " against " << alone.token_ids[step] << " alone";
+        return;
+      }
+      ++num_compared_;
+    }
+    EXPECT_EQ(together.token_ids.size(), alone.token_ids.size()) << label;
+    EXPECT_EQ(together.text, alone.text) << label;
+  }
+  // Most tokens were compared (on the CPU all are).
+  ~TokenComparer() { EXPECT_GE(num_compared_, num_total_ / 2) << "tokens compared, of " << num_total_; }
+
+ private:
+  static bool is_near_tie(const Completion& alone, size_t step) {
+    if (test_device() != Device::kCuda || step >= alone.logprobs.size()) return false;
+    const std::vector<TokenLogprob>& top = alone.logprobs[step].top;
+    return top.size() >= 2 && top[0].logprob - top[1].logprob <= kGpuRunToRunMargin;
+  }
+
+  size_t num_compared_ = 0;
+  size_t num_total_ = 0;
+};
 
 EngineConfig config_with(int32_t max_num_batched_tokens, int32_t max_num_seqs, bool prefix_caching = true) {
   EngineConfig config;
@@ -38,7 +91,7 @@ std::vector<Request> mixed_requests() {
   return requests;
 }
 
-TEST(EngineCore, GreedyEqualsTransformers) {
+TEST_P(EngineCoreOn, GreedyEqualsTransformers) {
   const model_support::ModelFixture fixture = model_support::load_fixture("qwen3-gqa-untied");
   std::vector<Request> requests;
   for (const auto& fixture_case : fixture.cases) {
@@ -51,28 +104,28 @@ TEST(EngineCore, GreedyEqualsTransformers) {
     const std::vector<int32_t>& ours = tokens_of(results, c);
     ASSERT_EQ(ours.size(), fixture_case.greedy_tokens.size()) << fixture_case.name;
     for (size_t step = 0; step < ours.size(); ++step) {
+      if (fixture_case.greedy_steps[step].margin <= margin_for_exact_tokens()) break;  // a near tie: may go either way
       ASSERT_EQ(ours[step], fixture_case.greedy_tokens[step]) << fixture_case.name << " step " << step;
-      if (fixture_case.greedy_steps[step].margin <= kMarginForExactTokens) break;  // a near tie: may go either way
     }
     EXPECT_EQ(results[c].completions[0].finish_reason, FinishReason::kLength);
   }
 }
 
-TEST(EngineCore, ConcurrentRequestsGiveTheTokensTheyGiveAlone) {
+TEST_P(EngineCoreOn, ConcurrentRequestsGiveTheTokensTheyGiveAlone) {
   const std::vector<Request> requests = mixed_requests();
   const std::vector<Result> alone = run_one_at_a_time(requests);
   CoreFixture engine(512, config_with(64, 32));  // chunked prefills mixed with decodes
   const std::vector<Result> together = run_all(*engine.core, requests);
+  TokenComparer comparer;
   for (size_t i = 0; i < requests.size(); ++i) {
-    EXPECT_EQ(tokens_of(together, i), tokens_of(alone, i)) << "request " << i;
-    EXPECT_EQ(together[i].completions[0].text, alone[i].completions[0].text) << "request " << i;
+    comparer.expect_same(together[i].completions[0], alone[i].completions[0], "request " + std::to_string(i));
     EXPECT_EQ(tokens_of(together, i).size(), static_cast<size_t>(*requests[i].stopping.max_tokens));
   }
   EXPECT_EQ(engine.core->block_manager().num_free_blocks(), 512);
   EXPECT_GT(engine.core->stats().num_steps, 0);
 }
 
-TEST(EngineCore, PrefixCacheOnAndOffGiveTheSameTokens) {
+TEST_P(EngineCoreOn, PrefixCacheOnAndOffGiveTheSameTokens) {
   // Two waves sharing a 70-token prefix (4 full blocks): the second wave reads it from the cache.
   const std::vector<int32_t> shared = random_prompt(70, 7);
   std::vector<Request> first_wave, second_wave;
@@ -87,8 +140,10 @@ TEST(EngineCore, PrefixCacheOnAndOffGiveTheSameTokens) {
     const std::vector<Result> first = run_all(*engine.core, first_wave);
     const std::vector<Result> second = run_all(*engine.core, second_wave);
     const std::vector<Result> alone = run_one_at_a_time(second_wave);
+    TokenComparer comparer;
     for (size_t i = 0; i < second_wave.size(); ++i) {
-      EXPECT_EQ(tokens_of(second, i), tokens_of(alone, i)) << "caching " << caching << " request " << i;
+      comparer.expect_same(second[i].completions[0], alone[i].completions[0],
+                           "caching " + std::to_string(caching) + " request " + std::to_string(i));
       EXPECT_EQ(second[i].num_cached_prompt_tokens, caching ? 64 : 0);
     }
     const EngineStats stats = engine.core->stats();
@@ -98,7 +153,7 @@ TEST(EngineCore, PrefixCacheOnAndOffGiveTheSameTokens) {
   }
 }
 
-TEST(EngineCore, PreemptionUnderATinyCacheChangesNoTokenAndLeaksNoBlock) {
+TEST_P(EngineCoreOn, PreemptionUnderATinyCacheChangesNoTokenAndLeaksNoBlock) {
   // 8 requests of 40-token prompts + 40 new tokens need 5 blocks each; the cache holds 12.
   std::vector<Request> requests;
   for (uint32_t i = 0; i < 8; ++i) requests.push_back(greedy_request(random_prompt(40, 300 + i), 40));
@@ -106,9 +161,10 @@ TEST(EngineCore, PreemptionUnderATinyCacheChangesNoTokenAndLeaksNoBlock) {
   for (bool caching : {true, false}) {
     CoreFixture engine(12, config_with(48, 8, caching));
     const std::vector<Result> squeezed = run_all(*engine.core, requests);
+    TokenComparer comparer;
     for (size_t i = 0; i < requests.size(); ++i) {
-      EXPECT_EQ(tokens_of(squeezed, i), tokens_of(alone, i)) << "caching " << caching << " request " << i;
-      EXPECT_EQ(squeezed[i].completions[0].text, alone[i].completions[0].text);
+      comparer.expect_same(squeezed[i].completions[0], alone[i].completions[0],
+                           "caching " + std::to_string(caching) + " request " + std::to_string(i));
     }
     const EngineStats stats = engine.core->stats();
     EXPECT_GT(stats.num_preemptions, 0) << "the test must actually preempt";
@@ -116,7 +172,7 @@ TEST(EngineCore, PreemptionUnderATinyCacheChangesNoTokenAndLeaksNoBlock) {
   }
 }
 
-TEST(EngineCore, AbortFreesBlocksAtOnce) {
+TEST_P(EngineCoreOn, AbortFreesBlocksAtOnce) {
   CoreFixture engine(64, config_with(64, 8));
   Collector collector;
   const RequestId id = engine.core->add(greedy_request(random_prompt(50, 1), 200), collector.callback_for(0));
@@ -147,7 +203,7 @@ Request seeded_request(std::vector<int32_t> prompt, uint64_t seed) {
   return request;
 }
 
-TEST(EngineCore, SeededSamplingIsReproducibleAcrossBatchCompositions) {
+TEST_P(EngineCoreOn, SeededSamplingIsReproducibleAcrossBatchCompositions) {
   const Request seeded = seeded_request(random_prompt(30, 11), 1234);
   CoreFixture alone_engine(256, config_with(64, 32));
   const std::vector<int32_t> alone = tokens_of(run_all(*alone_engine.core, {seeded}), 0);
@@ -188,7 +244,7 @@ bool is_ascii(const std::string& text) {
   return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
-TEST(EngineCore, StopStringsAcrossTokenBoundariesAreNeverEmitted) {
+TEST_P(EngineCoreOn, StopStringsAcrossTokenBoundariesAreNeverEmitted) {
   const std::vector<int32_t> prompt = random_prompt(20, 5);
   const Decoded reference = greedy_text(prompt, 40);
   // A boundary between two ASCII pieces past the 5th token: the stop string straddles it.
@@ -223,7 +279,7 @@ TEST(EngineCore, StopStringsAcrossTokenBoundariesAreNeverEmitted) {
   }
 }
 
-TEST(EngineCore, StopTokenIdsEosAndMinTokens) {
+TEST_P(EngineCoreOn, StopTokenIdsEosAndMinTokens) {
   const std::vector<int32_t> prompt = random_prompt(25, 9);
   const Decoded reference = greedy_text(prompt, 30);
   const int32_t stop_token = reference.tokens[6];
@@ -258,7 +314,7 @@ TEST(EngineCore, StopTokenIdsEosAndMinTokens) {
   }
 }
 
-TEST(EngineCore, CompletionsOfOneRequestShareThePromptBlocks) {
+TEST_P(EngineCoreOn, CompletionsOfOneRequestShareThePromptBlocks) {
   Request request = seeded_request(random_prompt(40, 21), 99);
   request.sampling.temperature = 1.0;
   request.n = 4;
@@ -288,18 +344,21 @@ TEST(EngineCore, CompletionsOfOneRequestShareThePromptBlocks) {
   EXPECT_EQ(engine.core->block_manager().num_free_blocks(), 64);
 }
 
-TEST(EngineCore, GreedyCompletionsOfOneRequestAreIdentical) {
+TEST_P(EngineCoreOn, GreedyCompletionsOfOneRequestAreIdentical) {
   Request request = greedy_request(random_prompt(33, 4), 10);
   request.n = 3;
   CoreFixture engine(64, config_with(64, 16));
   const Result result = run_all(*engine.core, {request}).front();
   request.n = 1;
-  const std::vector<int32_t> single = tokens_of(run_one_at_a_time({request}), 0);
+  const Completion single = run_one_at_a_time({request}).front().completions[0];
   ASSERT_EQ(result.completions.size(), 3u);
-  for (const Completion& completion : result.completions) EXPECT_EQ(completion.token_ids, single);
+  TokenComparer comparer;
+  for (const Completion& completion : result.completions) comparer.expect_same(completion, single, "a completion");
+  // Completions of one request run in one batch: equal to each other exactly.
+  for (const Completion& completion : result.completions) EXPECT_EQ(completion.token_ids, result.completions[0].token_ids);
 }
 
-TEST(EngineCore, LogprobsComeWithEachToken) {
+TEST_P(EngineCoreOn, LogprobsComeWithEachToken) {
   Request request = greedy_request(random_prompt(12, 8), 6);
   request.sampling.logprobs = 5;
   CoreFixture engine(64, config_with(64, 16));
@@ -316,7 +375,7 @@ TEST(EngineCore, LogprobsComeWithEachToken) {
   }
 }
 
-TEST(EngineCore, BadRequestsAreRefusedBeforeAnyWork) {
+TEST_P(EngineCoreOn, BadRequestsAreRefusedBeforeAnyWork) {
   CoreFixture engine(64, config_with(64, 16));
   auto refused = [&](Request request, const std::string& words) {
     try {
@@ -355,7 +414,7 @@ TEST(EngineCore, BadRequestsAreRefusedBeforeAnyWork) {
   EXPECT_EQ(stats.num_free_blocks, 64);
 }
 
-TEST(EngineCore, WithoutATokenizerTokensStillFlowButStopStringsAreRefused) {
+TEST_P(EngineCoreOn, WithoutATokenizerTokensStillFlowButStopStringsAreRefused) {
   CoreFixture engine(64, config_with(64, 16), {}, false);
   const Result result = run_all(*engine.core, {greedy_request({5, 6, 7}, 5)}).front();
   EXPECT_EQ(result.completions[0].token_ids.size(), 5u);
@@ -364,6 +423,12 @@ TEST(EngineCore, WithoutATokenizerTokensStillFlowButStopStringsAreRefused) {
   with_stop.stopping.stop = {"x"};
   EXPECT_THROW(engine.core->add(with_stop, [](const RequestOutput&) {}), Error);
 }
+
+std::string device_name(const ::testing::TestParamInfo<Device>& param_info) {
+  return param_info.param == Device::kCuda ? "cuda" : "cpu";
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, EngineCoreOn, ::testing::Values(Device::kCpu, Device::kCuda), device_name);
 
 }  // namespace
 }  // namespace hanlin::engine

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <string>
 #include <random>
 
 namespace hanlin::engine::test_support {
@@ -44,24 +46,56 @@ size_t Collector::num_finished() const {
   return count;
 }
 
-TestModel::TestModel()
-    : tokenizer(text::Tokenizer::load(HANLIN_TOKENIZER_DIR)) {
-  const std::string dir = (std::filesystem::path(HANLIN_FIXTURES_DIR) / "models" / "qwen3-gqa-untied").string();
+namespace {
+
+// The built-in paths, unless the environment names others (a test binary run from a copy of the
+// tree on another machine).
+std::string path_from_environment(const char* name, const char* built_in) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : built_in;
+}
+
+Device current_device = Device::kCpu;
+
+}  // namespace
+
+TestModel::TestModel(Device device)
+    : tokenizer(text::Tokenizer::load(path_from_environment("HANLIN_TOKENIZER_DIR", HANLIN_TOKENIZER_DIR))) {
+  const std::string dir =
+      (std::filesystem::path(path_from_environment("HANLIN_FIXTURES_DIR", HANLIN_FIXTURES_DIR)) / "models" /
+       "qwen3-gqa-untied")
+          .string();
   model.emplace(model::Qwen3Model::load(dir, pool));
+  if (device == Device::kCuda) {
+    model->move_to_gpu();
+    // HANLIN_TEST_CUDA_GRAPHS=0 runs every step eagerly, to tell a graph's fault from a kernel's.
+    const char* graphs = std::getenv("HANLIN_TEST_CUDA_GRAPHS");
+    model->set_cuda_graphs(graphs == nullptr || std::string(graphs) != "0");
+  }
   for (int64_t id : model->config().eos_token_ids) eos_token_ids.push_back(static_cast<int32_t>(id));
 }
 
+void use_device(Device device) { current_device = device; }
+Device test_device() { return current_device; }
+
 TestModel& shared_model() {
-  static TestModel instance;
-  return instance;
+  static TestModel cpu(Device::kCpu);
+  if (current_device == Device::kCpu) return cpu;
+  static TestModel gpu(Device::kCuda);
+  return gpu;
 }
 
 CoreFixture::CoreFixture(int64_t num_blocks, const EngineConfig& config, std::vector<int32_t> eos_token_ids,
                          bool with_tokenizer) {
   TestModel& test_model = shared_model();
-  cache = std::make_unique<model::KvCache>(test_model.model->config(), num_blocks);
+  EngineConfig chosen = config;
+  // HANLIN_TEST_DEVICE_SAMPLING=0 sends every row to the host sampler, to tell a draw's fault
+  // from the forward's.
+  const char* device_sampling = std::getenv("HANLIN_TEST_DEVICE_SAMPLING");
+  if (device_sampling != nullptr && std::string(device_sampling) == "0") chosen.sample_on_device = false;
+  cache = std::make_unique<model::KvCache>(test_model.model->config(), num_blocks, test_device());
   core = std::make_unique<EngineCore>(*test_model.model, *cache, with_tokenizer ? &test_model.tokenizer : nullptr,
-                                      std::move(eos_token_ids), config, &test_model.pool);
+                                      std::move(eos_token_ids), chosen, &test_model.pool);
 }
 
 std::vector<Result> run_all(EngineCore& core, const std::vector<Request>& requests) {
@@ -80,7 +114,10 @@ std::vector<Result> run_one_at_a_time(const std::vector<Request>& requests, int6
   std::vector<Result> results;
   EngineConfig config;
   config.enable_prefix_caching = false;
-  for (const Request& request : requests) {
+  for (Request request : requests) {
+    // On the GPU the reference carries its top-2 logprobs: the margins tell where bf16 noise may
+    // flip a token (the logprobs make these rows go through the host sampler).
+    if (test_device() == Device::kCuda && !request.sampling.logprobs) request.sampling.logprobs = 2;
     CoreFixture fixture(num_blocks, config);
     results.push_back(run_all(*fixture.core, {request}).front());
   }

@@ -53,15 +53,20 @@ class Collector {
 // The fixture model qwen3-gqa-untied (vocab 2048) and the real Qwen3 tokenizer: ids below 2048
 // are Qwen3's byte tokens and first merges, so its text is real text.
 struct TestModel {
-  TestModel();
+  explicit TestModel(Device device);
   ThreadPool pool{2};
   std::optional<model::Qwen3Model> model;
   text::Tokenizer tokenizer;
   std::vector<int32_t> eos_token_ids;
 };
+
+// The device the engine tests run on: the CPU unless a test chose the GPU. The shared model and
+// the fixtures' caches follow it.
+void use_device(Device device);
+Device test_device();
 TestModel& shared_model();
 
-// A core over a fresh cache of `num_blocks` blocks.
+// A core over a fresh cache of `num_blocks` blocks on test_device().
 struct CoreFixture {
   CoreFixture(int64_t num_blocks, const EngineConfig& config, std::vector<int32_t> eos_token_ids = {},
               bool with_tokenizer = true);
@@ -71,7 +76,8 @@ struct CoreFixture {
 
 // Adds every request, steps until the core is idle, returns results in request order.
 std::vector<Result> run_all(EngineCore& core, const std::vector<Request>& requests);
-// Each request alone on a fresh core with prefix caching off: the reference.
+// Each request alone on a fresh core with prefix caching off: the reference. On the GPU each
+// carries its top-2 logprobs, so a comparison can tell where bf16 noise may flip a token.
 std::vector<Result> run_one_at_a_time(const std::vector<Request>& requests, int64_t num_blocks = 256);
 
 std::vector<int32_t> random_prompt(size_t length, uint32_t seed, int32_t vocab = 2048);
