@@ -1,10 +1,15 @@
-// Prefill attention alone, causal: cuda::prefill_attention (tensor cores) on one sequence of 4K,
-// 8K and 16K tokens at Qwen3-8B's heads (32 query, 8 kv, head dim 128) and at Qwen2.5-0.5B's
-// (14 query, 2 kv, head dim 64), against cuda::paged_attention (CUDA cores) up to 4K. Random bf16
-// data, block tables in shuffled order; median GPU time of many runs (CUDA events, after a
-// warm-up); TFLOP/s counting 4 · heads · head_dim · L² / 2 for causal attention.
+// Attention kernels alone. Prefill, causal: cuda::prefill_attention (tensor cores) on one
+// sequence of 4K, 8K and 16K tokens at Qwen3-8B's heads (32 query, 8 kv, head dim 128) and at
+// Qwen2.5-0.5B's (14 query, 2 kv, head dim 64), against cuda::paged_attention (CUDA cores) up to
+// 4K; TFLOP/s counting 4 · heads · head_dim · L² / 2. Decode: cuda::paged_attention on one decode
+// row per sequence at Qwen3-8B's heads, batch 1 to 64 and context 128 to 32K, as a decode step
+// runs it (replayed from a CUDA graph, back to back, cycling through copies of the KV blocks that
+// together pass four L2s so the reads come from memory); GB/s of K and V read against --peak-tbs.
+// Random bf16 data, block tables in shuffled order; median GPU time of many runs (CUDA events,
+// after a warm-up).
 //
-// Usage: cuda_attention_bench [--runs N]
+// Usage: cuda_attention_bench [--runs N] [--only prefill|decode] [--peak-tbs X] [--batches B...]
+//                             [--contexts L...]
 #include <cstdio>
 
 #include "cuda_bench_util.h"
@@ -18,8 +23,10 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -98,11 +105,9 @@ void run_shape(const AttentionShape& shape, int64_t num_tokens, bool with_paged,
   print_row("paged (cores)", shape, num_tokens, paged);
 }
 
-int run(int runs) {
-  if (!cuda_bench::require_gpu()) return 1;
-  const cudaDeviceProp properties = cuda_bench::device_properties();
-  std::printf("%s, %d SMs; causal prefill attention, one sequence; median of %d runs after %d warm-up\n\n",
-              properties.name, properties.multiProcessorCount, runs, kWarmupRuns);
+void run_prefill(int runs) {
+  std::printf("causal prefill attention, one sequence; median of %d runs after %d warm-up\n\n", runs,
+              kWarmupRuns);
   std::printf("%-16s %-13s %9s %4s %7s %10s %9s\n", "kernel", "shape", "heads/kv", "dim", "tokens",
               "time (ms)", "TFLOP/s");
   const AttentionShape qwen3_8b = {"Qwen3-8B", 32, 8, 128};
@@ -110,6 +115,112 @@ int run(int runs) {
   for (const int64_t num_tokens : {4096, 8192, 16384})
     run_shape(qwen3_8b, num_tokens, num_tokens <= 4096, runs);
   for (const int64_t num_tokens : {4096, 16384}) run_shape(qwen25_05b, num_tokens, false, runs);
+}
+
+// The decode shapes to time: every batch at every context.
+struct DecodeSweep {
+  std::vector<int64_t> batches = {1, 2, 8, 64};
+  std::vector<int64_t> contexts = {128, 1024, 4096, 16384, 32768};
+};
+constexpr int kMaxCallsPerGraph = 400;
+
+int64_t blocks_for(int64_t context) {
+  return (context + kBlockSize - 1) / kBlockSize;
+}
+
+// Cache blocks every decode shape draws from, handed out in shuffled order: twice the largest
+// batch × context, so even that shape has two copies to alternate between.
+struct KvPool {
+  Tensor k_cache, v_cache;
+  std::vector<int32_t> order;
+
+  KvPool(const AttentionShape& shape, const DecodeSweep& sweep) {
+    const int64_t num_blocks = 2 * *std::max_element(sweep.batches.begin(), sweep.batches.end()) *
+                               blocks_for(*std::max_element(sweep.contexts.begin(), sweep.contexts.end()));
+    k_cache = random_device_tensor({num_blocks, kBlockSize, shape.kv_heads, shape.head_dim}, 5);
+    v_cache = random_device_tensor({num_blocks, kBlockSize, shape.kv_heads, shape.head_dim}, 6);
+    order.resize(static_cast<size_t>(num_blocks));
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), std::mt19937(7));
+  }
+};
+
+// One decode row per sequence, all at `context`; call i reads the blocks of copy i % copies.
+struct DecodeInputs {
+  Tensor q, out, seqs, row_seq;
+  std::vector<Tensor> block_tables;  // per copy: [batch, blocks_for(context)], disjoint blocks
+  double kv_bytes = 0;               // K and V read per call
+
+  DecodeInputs(const AttentionShape& shape, const KvPool& pool, int64_t batch, int64_t context) {
+    q = random_device_tensor({batch, shape.heads, shape.head_dim}, 8);
+    out = cuda::device_zeros({batch, shape.heads, shape.head_dim}, DType::kBF16);
+    std::vector<int32_t> seq_rows, rows(static_cast<size_t>(batch));
+    std::iota(rows.begin(), rows.end(), 0);
+    for (const int32_t row : rows) seq_rows.insert(seq_rows.end(), {row, 1, static_cast<int32_t>(context)});
+    seqs = device_ints(seq_rows, {batch, 3});
+    row_seq = device_ints(rows, {batch});
+    kv_bytes = 2.0 * 2.0 * static_cast<double>(batch * context * shape.kv_heads * shape.head_dim);
+    const int64_t table_size = batch * blocks_for(context);
+    const int copies = std::min(cuda_bench::copies_beyond_l2(kv_bytes),
+                                static_cast<int>(static_cast<int64_t>(pool.order.size()) / table_size));
+    for (int c = 0; c < copies; ++c) {
+      const auto first = pool.order.begin() + c * table_size;
+      block_tables.push_back(
+          device_ints(std::vector<int32_t>(first, first + table_size), {batch, blocks_for(context)}));
+    }
+  }
+};
+
+// Mean GPU seconds per call over a CUDA graph of back-to-back calls, median of `runs` replays.
+double decode_seconds(const KvPool& pool, DecodeInputs& in, float scale, int runs, cudaStream_t stream) {
+  const size_t copies = in.block_tables.size();
+  const auto issue = [&](size_t i) {
+    cuda::paged_attention(in.out, in.q, pool.k_cache, pool.v_cache, in.seqs, in.block_tables[i % copies],
+                          in.row_seq, scale, stream);
+  };
+  for (size_t i = 0; i < copies; ++i) issue(i);
+  const int calls = std::max(static_cast<int>(copies),
+                             std::min(kMaxCallsPerGraph, static_cast<int>(std::ceil(1e9 / in.kv_bytes))));
+  cuda::begin_capture(stream);
+  for (int i = 0; i < calls; ++i) issue(static_cast<size_t>(i));
+  const std::shared_ptr<cuda::Graph> graph = cuda::end_capture(stream);
+  cuda::launch_graph(*graph, stream);
+  cuda_bench::EventTimer timer;
+  return cuda_bench::median_seconds_per_call(timer, stream, calls, runs,
+                                             [&] { cuda::launch_graph(*graph, stream); });
+}
+
+void run_decode(const DecodeSweep& sweep, int runs, double peak_tbs) {
+  const AttentionShape shape = {"Qwen3-8B", 32, 8, 128};
+  std::printf(
+      "decode attention (paged, CUDA cores), %s heads %lld/%lld dim %lld, one row per sequence; "
+      "in a CUDA graph, median of %d replays; share of %.2f TB/s\n\n",
+      shape.model, static_cast<long long>(shape.heads), static_cast<long long>(shape.kv_heads),
+      static_cast<long long>(shape.head_dim), runs, peak_tbs);
+  std::printf("%5s %7s %10s %10s %9s %7s\n", "batch", "context", "KV (MB)", "time (us)", "GB/s", "share");
+  const KvPool pool(shape, sweep);
+  const std::shared_ptr<void> stream_owner = cuda::create_stream();
+  const auto stream = static_cast<cudaStream_t>(stream_owner.get());
+  const float scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
+  for (const int64_t batch : sweep.batches) {
+    for (const int64_t context : sweep.contexts) {
+      DecodeInputs in(shape, pool, batch, context);
+      const double seconds = decode_seconds(pool, in, scale, runs, stream);
+      const double bytes_per_second = in.kv_bytes / seconds;
+      std::printf("%5lld %7lld %10.1f %10.2f %9.1f %6.1f%%\n", static_cast<long long>(batch),
+                  static_cast<long long>(context), in.kv_bytes * 1e-6, seconds * 1e6, bytes_per_second * 1e-9,
+                  100.0 * bytes_per_second / (peak_tbs * 1e12));
+    }
+  }
+}
+
+int run(int runs, const std::string& only, double peak_tbs, const DecodeSweep& sweep) {
+  if (!cuda_bench::require_gpu()) return 1;
+  const cudaDeviceProp properties = cuda_bench::device_properties();
+  std::printf("%s, %d SMs\n\n", properties.name, properties.multiProcessorCount);
+  if (only != "decode") run_prefill(runs);
+  if (only.empty()) std::printf("\n");
+  if (only != "prefill") run_decode(sweep, runs, peak_tbs);
   return 0;
 }
 
@@ -117,13 +228,27 @@ int run(int runs) {
 }  // namespace hanlin
 
 int main(int argc, char** argv) {
-  CLI::App app{"causal prefill attention: tensor-core prefill kernel vs the paged CUDA-core kernel"};
+  CLI::App app{"attention kernels alone: causal prefill (tensor cores vs CUDA cores) and paged decode"};
   int runs = 11;
+  std::string only;
+  double peak_tbs = 3.0;
+  hanlin::DecodeSweep sweep;
   app.add_option("--runs", runs, "Timed runs per shape (median)")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
+  app.add_option("--only", only, "Run one part: prefill or decode")
+      ->check(CLI::IsMember({"prefill", "decode"}));
+  app.add_option("--peak-tbs", peak_tbs, "Memory bandwidth the decode reads are compared with, TB/s")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--batches", sweep.batches, "Decode batch sizes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--contexts", sweep.contexts, "Decode context lengths")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   CLI11_PARSE(app, argc, argv);
-  return hanlin::cuda_bench::run_reporting_errors([&] { return hanlin::run(runs); });
+  return hanlin::cuda_bench::run_reporting_errors([&] { return hanlin::run(runs, only, peak_tbs, sweep); });
 }
 
 #else  // HANLIN_HAS_CUDA
