@@ -235,6 +235,22 @@ start_server() {  # MODEL
   return 1
 }
 
+# The server's Prometheus text into FILE (empty when the request fails).
+fetch_metrics() (  # FILE
+  exec 3<>"/dev/tcp/127.0.0.1/$server_port" || exit 0
+  printf 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+  cat <&3 >"$1"
+)
+
+# A serve step between two scrapes of /metrics: the report takes the engine's steps and their
+# parts over the run from the difference.
+serve_step() {  # NAME bench-serve-arguments...
+  local name=$1; shift
+  fetch_metrics "$outdir/$name.before.prom"
+  run_step "$name" "$@"
+  fetch_metrics "$outdir/$name.after.prom"
+}
+
 serve_steps() {  # MODEL
   local label
   label=$(model_label "$1")
@@ -244,11 +260,11 @@ serve_steps() {  # MODEL
   local i
   for i in "${!serve_concurrency[@]}"; do
     local concurrency=${serve_concurrency[$i]}
-    run_step "$label-serve-c$concurrency" "${base[@]}" --random-input-len "$serve_input_len" \
+    serve_step "$label-serve-c$concurrency" "${base[@]}" --random-input-len "$serve_input_len" \
       --random-output-len "$serve_output_len" --num-prompts "${serve_prompts[$i]}" --max-concurrency "$concurrency" \
       --save-result "$outdir/$label-serve-c$concurrency.json"
   done
-  run_step "$label-prefix" "${base[@]}" --random-prefix-len "$prefix_len" --random-input-len "$prefix_input_len" \
+  serve_step "$label-prefix" "${base[@]}" --random-prefix-len "$prefix_len" --random-input-len "$prefix_input_len" \
     --random-output-len "$prefix_output_len" --num-prompts "$prefix_prompts" --max-concurrency "$prefix_concurrency" \
     --save-result "$outdir/$label-prefix.json"
   stop_server
@@ -258,7 +274,7 @@ serve_steps() {  # MODEL
 
 : >"$outdir/commands.txt"
 # A reused OUTDIR must not lend an earlier run's figures to a step that fails now.
-rm -f "$outdir"/*.json "$outdir/failed.txt" "$outdir/steps.tsv"
+rm -f "$outdir"/*.json "$outdir"/*.prom "$outdir/failed.txt" "$outdir/steps.tsv"
 started=$SECONDS
 for model in "${models[@]}"; do
   serve_limits "$model"
@@ -325,6 +341,28 @@ def latency_rows(label):
                         f"{floor:.1f} ms ({result['limits']['prefill_flops'] / 1e12:.1f} TFLOP)", share(floor, prefill)))
     return rows
 
+def scrape(name, when):
+    path = os.path.join(outdir, f"{name}.{when}.prom")
+    samples = {}
+    if os.path.exists(path):
+        for line in open(path, errors="replace"):
+            if line.startswith("hanlin:engine_step"):
+                key, _, value = line.rstrip().rpartition(" ")
+                samples[key.split("{")[0] + ("/" + key.split('part="')[1].split('"')[0] if 'part="' in key else "")] = float(value)
+    return samples
+
+# The engine's steps during a serve run, from /metrics before and after it: how many, and the
+# model's and the host's (schedule + sample) milliseconds per step.
+def step_row(workload, name):
+    before, after = scrape(name, "before"), scrape(name, "after")
+    delta = {key: after[key] - before.get(key, 0.0) for key in after}
+    steps = delta.get("hanlin:engine_steps_total", 0)
+    if steps <= 0:
+        return []
+    per_step = lambda part: 1e3 * delta.get("hanlin:engine_step_seconds_total/" + part, 0.0) / steps
+    return [row(workload, "engine steps: count, model / host ms per step",
+                f"{steps:,.0f}, {per_step('model'):.2f} / {per_step('schedule') + per_step('sample'):.2f}")]
+
 def serve_rows(label):
     rows = []
     for concurrency in concurrencies:
@@ -334,9 +372,16 @@ def serve_rows(label):
             rows.append(row(workload, "failed", "—"))
             continue
         floor = limits["limits"]["decode_step_floor_ms"]
-        bound = int(concurrency) * 1e3 / floor
+        # The run's work at the limits: every prompt's prefill, then its output in waves of
+        # `concurrency` decode steps (the prompts come in whole waves here). The limits file is for
+        # a batch of `concurrency` prompts, so one prompt's prefill is its share.
+        count = int(result["completed"]) + int(result["failed"])
+        prefill_ms = float(limits["limits"]["prefill_floor_ms"]) / int(concurrency)
+        waves = -(-count // int(concurrency))
+        seconds = (count * prefill_ms + waves * int(serve_out) * floor) / 1e3
+        bound = count * int(serve_out) / seconds if seconds > 0 else 0
         rows.append(row(workload, f"output tok/s ({result['completed']} done, {result['failed']} failed)",
-                        f"{result['output_throughput']:,.1f}", f"{bound:,.0f} (decode steps only)",
+                        f"{result['output_throughput']:,.1f}", f"{bound:,.0f} (prefills + decode steps)",
                         share(result["output_throughput"], bound)))
         rows.append(row(workload, "TPOT median / p99 ms", f"{result['median_tpot_ms']:.2f} / {result['p99_tpot_ms']:.2f}",
                         f"{floor:.2f} (step of {concurrency})", share(floor, result["median_tpot_ms"])))
@@ -346,6 +391,7 @@ def serve_rows(label):
             ttft_limit, ttft_share = f"{ttft_floor:.1f} (prefill {serve_in})", share(ttft_floor, result["median_ttft_ms"])
         rows.append(row(workload, "TTFT median / p99 ms", f"{result['median_ttft_ms']:.1f} / {result['p99_ttft_ms']:.1f}",
                         ttft_limit, ttft_share))
+        rows += step_row(workload, f"{label}-serve-c{concurrency}")
     result, limits = load(f"{label}-prefix"), load(f"{label}-prefix-limits")
     workload = f"shared prefix {prefix_len} + {prefix_in} → {prefix_out}, c={prefix_concurrency}"
     if result and limits:
@@ -353,6 +399,7 @@ def serve_rows(label):
         rows.append(row(workload, "TTFT median / p99 ms", f"{result['median_ttft_ms']:.1f} / {result['p99_ttft_ms']:.1f}",
                         f"{floor:.2f} (prefill of the {prefix_in} uncached)", share(floor, result["median_ttft_ms"])))
         rows.append(row(workload, "output tok/s", f"{result['output_throughput']:,.1f}"))
+        rows += step_row(workload, f"{label}-prefix")
     else:
         rows.append(row(workload, "failed", "—"))
     return rows

@@ -28,6 +28,15 @@ std::vector<double> request_latency_buckets() {
   return {0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
 }
 
+// Wall time of one part of the engine's steps: "schedule" (choosing the batch), "model" (the
+// forward: upload, kernels, the results' copy back), "sample" (sampling on the host, stop checks,
+// delivering outputs).
+Counter& step_part_counter(MetricsRegistry& registry, const MetricLabels& labels, const char* part) {
+  MetricLabels with_part = labels;
+  with_part.emplace_back("part", part);
+  return registry.counter("hanlin:engine_step_seconds_total", "Wall time of the engine's steps, by part.", with_part);
+}
+
 }  // namespace
 
 ServerMetrics::ServerMetrics(const std::string& model_name)
@@ -40,6 +49,10 @@ ServerMetrics::ServerMetrics(const std::string& model_name)
       prefix_cache_queries_(registry_.counter("vllm:prefix_cache_queries", "Prompt tokens looked up in the prefix cache.", labels_)),
       prefix_cache_hits_(registry_.counter("vllm:prefix_cache_hits", "Prompt tokens found in the prefix cache.", labels_)),
       preemptions_(registry_.counter("vllm:num_preemptions_total", "Sequences preempted (recomputed later).", labels_)),
+      steps_(registry_.counter("hanlin:engine_steps_total", "Engine steps run (each one forward over a batch).", labels_)),
+      schedule_seconds_(step_part_counter(registry_, labels_, "schedule")),
+      model_seconds_(step_part_counter(registry_, labels_, "model")),
+      sample_seconds_(step_part_counter(registry_, labels_, "sample")),
       time_to_first_token_(registry_.histogram("vllm:time_to_first_token_seconds", "Time from arrival to the first token.",
                                                time_to_first_token_buckets(), labels_)),
       inter_token_latency_(registry_.histogram("vllm:inter_token_latency_seconds", "Time between consecutive tokens.",
@@ -88,6 +101,14 @@ void ServerMetrics::update_from_engine(const engine::EngineStats& stats) {
   grow(prefix_cache_queries_, stats.prefix_cache.queried_tokens, last_totals_.prefix_cache.queried_tokens);
   grow(prefix_cache_hits_, stats.prefix_cache.hit_tokens, last_totals_.prefix_cache.hit_tokens);
   grow(preemptions_, stats.num_preemptions, last_totals_.num_preemptions);
+  grow(steps_, stats.num_steps, last_totals_.num_steps);
+  auto grow_seconds = [](Counter& counter, double now, double& before) {
+    if (now > before) counter.add(now - before);
+    before = std::max(before, now);
+  };
+  grow_seconds(schedule_seconds_, stats.step_times.schedule_seconds, last_totals_.step_times.schedule_seconds);
+  grow_seconds(model_seconds_, stats.step_times.model_seconds, last_totals_.step_times.model_seconds);
+  grow_seconds(sample_seconds_, stats.step_times.sample_seconds, last_totals_.step_times.sample_seconds);
 }
 
 std::string ServerMetrics::render(const engine::EngineStats& stats) {

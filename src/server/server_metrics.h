@@ -56,6 +56,12 @@ class ServerMetrics {
   Counter& prefix_cache_queries_;
   Counter& prefix_cache_hits_;
   Counter& preemptions_;
+  // The engine's step loop: steps, and their wall time by part (schedule, model, sample), so a
+  // dashboard shows where a step goes and how much of it is host work.
+  Counter& steps_;
+  Counter& schedule_seconds_;
+  Counter& model_seconds_;
+  Counter& sample_seconds_;
   Histogram& time_to_first_token_;
   Histogram& inter_token_latency_;
   Histogram& e2e_latency_;
