@@ -100,7 +100,7 @@ void run_shape(const AttentionShape& shape, int64_t num_tokens, bool with_paged,
   if (!with_paged) return;
   const double paged = median_seconds(runs, [&] {
     cuda::paged_attention(in.out, in.q, in.k_cache, in.v_cache, in.seqs, in.block_tables, in.row_seq, scale,
-                          nullptr);
+                          num_tokens, nullptr);
   });
   print_row("paged (cores)", shape, num_tokens, paged);
 }
@@ -150,8 +150,10 @@ struct DecodeInputs {
   Tensor q, out, seqs, row_seq;
   std::vector<Tensor> block_tables;  // per copy: [batch, blocks_for(context)], disjoint blocks
   double kv_bytes = 0;               // K and V read per call
+  int64_t context = 0;
 
-  DecodeInputs(const AttentionShape& shape, const KvPool& pool, int64_t batch, int64_t context) {
+  DecodeInputs(const AttentionShape& shape, const KvPool& pool, int64_t batch, int64_t context_len)
+      : context(context_len) {
     q = random_device_tensor({batch, shape.heads, shape.head_dim}, 8);
     out = cuda::device_zeros({batch, shape.heads, shape.head_dim}, DType::kBF16);
     std::vector<int32_t> seq_rows, rows(static_cast<size_t>(batch));
@@ -176,7 +178,7 @@ double decode_seconds(const KvPool& pool, DecodeInputs& in, float scale, int run
   const size_t copies = in.block_tables.size();
   const auto issue = [&](size_t i) {
     cuda::paged_attention(in.out, in.q, pool.k_cache, pool.v_cache, in.seqs, in.block_tables[i % copies],
-                          in.row_seq, scale, stream);
+                          in.row_seq, scale, in.context, stream);
   };
   for (size_t i = 0; i < copies; ++i) issue(i);
   const int calls = std::max(static_cast<int>(copies),

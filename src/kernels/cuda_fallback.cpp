@@ -52,7 +52,7 @@ void prefill_attention(Tensor&, const Tensor&, const Tensor&, const Tensor&, con
   no_cuda();
 }
 void paged_attention(Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                     float, Stream) {
+                     float, int64_t, Stream) {
   no_cuda();
 }
 void sample_rows(DrawResult*, const DrawParams*, int64_t, const Tensor&, Stream) { no_cuda(); }

@@ -226,6 +226,7 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
   device.decode_row_seq = view(decode_row_seq, {rows});
   device.tiles = view(tile_rows, {tile_ints / 2, 2});
   device.has_decode_rows = has_decode_rows || graph_rows > 0;
+  for (const ops::AttentionSeq& seq : batch.seqs) device.longest_context = std::max<int64_t>(device.longest_context, seq.context_len);
   return device;
 }
 
@@ -283,7 +284,7 @@ void Qwen3CudaForward::attention_block(int64_t layer, const DeviceBatch& batch, 
   const float scale = static_cast<float>(std::pow(static_cast<double>(head_dim), -0.5));
   if (batch.has_decode_rows) {
     cuda::paged_attention(attn_heads, q_heads, cache.keys(layer), cache.values(layer), batch.seqs,
-                          batch.block_tables, batch.decode_row_seq, scale, stream_);
+                          batch.block_tables, batch.decode_row_seq, scale, batch.longest_context, stream_);
   }
   if (batch.tiles.dim(0) > 0) {
     cuda::prefill_attention(attn_heads, q_heads, cache.keys(layer), cache.values(layer), batch.seqs,
@@ -446,7 +447,10 @@ void Qwen3CudaForward::graph_step(const BatchView& batch, KvCache& cache) {
   const DeviceBatch device_batch = pack(batch, graph_staging_, bucket);
   Tensor device_part = graph_staging_.device.slice_rows(0, device_batch.used);
   const Tensor host_part = graph_staging_.host.slice_rows(0, device_batch.used);
-  const auto found = graphs_.find(bucket);
+  // Attention splits long contexts another way (cuda::kSplitAttentionContext), and a graph replays
+  // the way it was captured with: one graph per size and way.
+  const GraphKey key{bucket, device_batch.longest_context >= cuda::kSplitAttentionContext};
+  const auto found = graphs_.find(key);
   if (found != graphs_.end()) {
     cuda::launch_graph(*found->second, stream_);
   } else {
@@ -456,7 +460,7 @@ void Qwen3CudaForward::graph_step(const BatchView& batch, KvCache& cache) {
     cuda::begin_capture(stream_);
     cuda::copy_to_device_async(device_part, host_part, stream_);
     issue_step(device_batch, cache, bucket, bucket);
-    graphs_[bucket] = cuda::end_capture(stream_);
+    graphs_[key] = cuda::end_capture(stream_);
   }
 }
 

@@ -71,6 +71,7 @@ class Qwen3CudaForward {
     Tensor decode_row_seq;
     Tensor tiles;
     bool has_decode_rows = true;
+    int64_t longest_context = 0;  // of the batch's sequences (host side: picks attention's split)
   };
   struct Scratch {
     int64_t capacity = 0;
@@ -147,8 +148,10 @@ class Qwen3CudaForward {
   DrawBuffers draw_buffers_;
   std::shared_ptr<void> stream_owner_;
   cuda::Stream stream_ = nullptr;
-  // Decode steps captured per padded batch size; dropped whenever a buffer they use moves.
-  std::map<int64_t, std::shared_ptr<cuda::Graph>> graphs_;
+  // Decode steps captured per padded batch size and whether attention splits long contexts
+  // (cuda::kSplitAttentionContext); dropped whenever a buffer they use moves.
+  using GraphKey = std::pair<int64_t, bool>;
+  std::map<GraphKey, std::shared_ptr<cuda::Graph>> graphs_;
   int64_t graph_blocks_ = 0;  // block-table width of captured steps
   std::vector<const void*> graph_cache_buffers_;  // the KV buffers captured steps write, per layer
   bool graphs_enabled_ = true;

@@ -109,7 +109,16 @@ void gated_linear(Tensor& out, const Tensor& in, const Tensor& gate_up, Tensor& 
 // max_blocks] maps position p to slot block_tables[s][p / block_size] * block_size + p %
 // block_size. row_seq int32 [T] names each row's sequence (-1: a row no sequence owns, left
 // as is). Query head h reads kv head h / (heads / kv_heads). All on the device.
+//
+// longest_context, the longest context_len of the launch (the caller knows it), picks how a small
+// batch's contexts are split over blocks; any value gives the same numbers. Below
+// kSplitAttentionContext a context is split over a thread-block cluster. From it on, over many
+// blocks that merge through one fixed workspace per device, so such calls on one device must not
+// run at the same time (hanlin issues a model's kernels on one stream). A captured launch replays
+// its choice: a graph taken below the threshold stays right but slow for longer contexts.
+inline constexpr int64_t kSplitAttentionContext = 2048;
 void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& seqs,
-                     const Tensor& block_tables, const Tensor& row_seq, float scale, Stream stream);
+                     const Tensor& block_tables, const Tensor& row_seq, float scale, int64_t longest_context,
+                     Stream stream);
 
 }  // namespace hanlin::cuda

@@ -20,10 +20,24 @@
 // query is pre-multiplied by scale·log2 e), so the softmax uses exp2f.
 //
 // Splitting the context. A grid narrower than the GPU (decode at small batch: kv_heads blocks for
-// one row) would leave most SMs idle and the read far below the memory's bandwidth, so the
-// launcher then splits each row's context over a thread-block cluster of up to kMaxSplits blocks
-// (sm_90): block r of the cluster takes every num_splits-th step of keys, and the blocks' partial
-// softmax states are merged through distributed shared memory; no workspace in global memory.
+// one row) would leave most SMs idle and the read far below the memory's bandwidth, so the launcher
+// then splits each row's context over several blocks, in one of two ways chosen by the caller's
+// longest context (kSplitAttentionContext):
+// - Long contexts (flash-decoding): contiguous ranges of whole steps, one block each, with as many
+//   splits as fill every SM's resident blocks once. Each block of a split group (a row, kv head and
+//   chunk of heads) leaves its partial softmax state in a fixed device workspace and counts itself
+//   in; the last to arrive merges the group's states (through subtotals when there are many, see
+//   kMergeWidth) and writes the output, so the launch stays one kernel. The context lengths live
+//   on the device (and a captured graph replays one launch for every length), so the split count
+//   is fixed by the grid's shape and each row's ranges by its length: a short context uses fewer
+//   splits, the rest of its blocks leave at once, and a row whose context fits one split writes its
+//   output directly. The workspace is one per device at a fixed address (captured graphs keep its
+//   pointers), so calls on one device must not overlap in time: hanlin issues a device's kernels
+//   on one stream.
+// - Short contexts: a thread-block cluster of up to 8 blocks per row, each taking every 8th step
+//   of keys, merged through distributed shared memory. Measured on Qwen3-8B decode at batch 1 (one
+//   H100), the workspace's merge made a step 0.15 ms slower at contexts of about 100 and 0.33 ms
+//   at 1K, while at 16K the many splits made it 1.6 ms faster.
 //
 // Not done here: tensor-core tiles over several query rows for long prefills (each row reads its
 // own context, from L2 in practice, and the dot products run on the CUDA cores).
@@ -44,11 +58,14 @@
 namespace hanlin::cuda {
 namespace {
 
-constexpr int kMaxThreads = 256;
-constexpr int kMinThreads = 128;
+// 128 threads: four blocks fit an SM at Qwen3's shapes (128 registers a thread), so a full wave of
+// blocks keeps reads in flight while others compute; the split count is chosen to fill that wave.
+constexpr int kThreads = 128;
 constexpr int kMaxHeadsPerBlock = 8;
+constexpr int kMaxHeadDim = 128;
 constexpr int kKeysPerStep = 4;
-constexpr int kMaxSplits = 8;  // the largest portable cluster
+constexpr int kMaxSplits = 128;     // per group (then 16 subtotals for the merge tree's top)
+constexpr int kMaxPartials = 1024;  // split blocks per launch: the workspace's size (4.6 MiB)
 constexpr int kWarpSize = 32;
 constexpr float kLog2E = 1.4426950408889634f;
 
@@ -144,15 +161,21 @@ __device__ __forceinline__ float rescale(float part_max, float overall_max) {
   return exp2f(part_max - (overall_max == -INFINITY ? 0.0f : overall_max));
 }
 
-// Merges the block's teams into `block` through shared memory; every thread must call it.
-template <int kHeadDim, int kHeads>
+// Merges the block's teams into `block` through shared memory; every thread must call it. The
+// teams' outputs of as many heads as fit kTeamOutputBytes go in one round (one barrier pair);
+// 256-thread blocks with 8 heads take two rounds.
+constexpr int kTeamOutputBytes = 32 * 1024;
+
+template <int kHeadDim, int kHeads, int kBlockThreads>
 __device__ void merge_teams(const SoftmaxState<kHeads>& state, BlockState<kHeadDim, kHeads>& block,
                             int num_heads_here) {
   constexpr int kTeam = kHeadDim / 8;
-  constexpr int kMaxTeams = kMaxThreads / kTeam;
+  constexpr int kMaxTeams = kBlockThreads / kTeam;
+  constexpr int kHeadsPerRound = std::min<int>(kHeads, kTeamOutputBytes / (kMaxTeams * kHeadDim * 4));
+  static_assert(kHeadsPerRound >= 1 && kHeads % kHeadsPerRound == 0, "whole rounds of heads");
   __shared__ float team_max[kMaxTeams][kHeads];
   __shared__ float team_sum_of[kMaxTeams][kHeads];
-  __shared__ float team_output[kMaxTeams][kHeadDim];
+  __shared__ float team_output[kMaxTeams][kHeadsPerRound][kHeadDim];
   const int team = threadIdx.x / kTeam;
   const int lane = threadIdx.x % kTeam;
   const int num_teams = blockDim.x / kTeam;
@@ -165,98 +188,251 @@ __device__ void merge_teams(const SoftmaxState<kHeads>& state, BlockState<kHeadD
   }
   __syncthreads();
 #pragma unroll
-  for (int h = 0; h < kHeads; ++h) {
-    if (h >= num_heads_here) break;  // uniform across the block
+  for (int first = 0; first < kHeads; first += kHeadsPerRound) {
+    if (first >= num_heads_here) break;  // uniform across the block
+#pragma unroll
+    for (int r = 0; r < kHeadsPerRound; ++r) {
+      const int h = first + r;
+      float block_max = -INFINITY;
+      for (int t = 0; t < num_teams; ++t) block_max = fmaxf(block_max, team_max[t][h]);
+      const float weight = rescale(state.running_max[h], block_max);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) team_output[team][r][lane * 8 + i] = state.accumulator[h][i] * weight;
+    }
+    __syncthreads();
+    const int heads_this_round = min(kHeadsPerRound, num_heads_here - first);
+    for (int e = threadIdx.x; e < heads_this_round * kHeadDim; e += blockDim.x) {
+      const int r = e / kHeadDim;
+      float numerator = 0.0f;
+      for (int t = 0; t < num_teams; ++t) numerator += team_output[t][r][e % kHeadDim];
+      block.output[first + r][e % kHeadDim] = numerator;
+    }
+    __syncthreads();  // team_output is rewritten in the next round
+  }
+  if (threadIdx.x < num_heads_here) {
+    const int h = threadIdx.x;
     float block_max = -INFINITY;
     for (int t = 0; t < num_teams; ++t) block_max = fmaxf(block_max, team_max[t][h]);
-    const float weight = rescale(state.running_max[h], block_max);
-#pragma unroll
-    for (int i = 0; i < 8; ++i) team_output[team][lane * 8 + i] = state.accumulator[h][i] * weight;
-    __syncthreads();
-    for (int d = threadIdx.x; d < kHeadDim; d += blockDim.x) {
-      float numerator = 0.0f;
-      for (int t = 0; t < num_teams; ++t) numerator += team_output[t][d];
-      block.output[h][d] = numerator;
-    }
-    if (threadIdx.x == 0) {
-      float sum = 0.0f;
-      for (int t = 0; t < num_teams; ++t) sum += team_sum_of[t][h] * rescale(team_max[t][h], block_max);
-      block.max[h] = block_max;
-      block.sum[h] = sum;
-    }
-    __syncthreads();  // team_output is rewritten for the next head; `block` is complete after the last
+    float sum = 0.0f;
+    for (int t = 0; t < num_teams; ++t) sum += team_sum_of[t][h] * rescale(team_max[t][h], block_max);
+    block.max[h] = block_max;
+    block.sum[h] = sum;
+  }
+  __syncthreads();
+}
+
+// Writes out[h][d] = output / sum for the block's heads.
+template <int kHeadDim, int kHeads>
+__device__ void store_output(const BlockState<kHeadDim, kHeads>& block,
+                             __nv_bfloat16* out,  // [kHeads, kHeadDim]
+                             int num_heads_here) {
+  for (int e = threadIdx.x; e < num_heads_here * kHeadDim; e += blockDim.x) {
+    const int h = e / kHeadDim;
+    out[e] = __float2bfloat16_rn(block.output[h][e % kHeadDim] / block.sum[h]);
   }
 }
 
-// Writes out[h][d] = output / sum for the block's heads; with a cluster, first merges the states
-// of its num_splits blocks, each block writing an interleaved share of the elements.
-template <int kHeadDim, int kHeads>
-__device__ void store_output(BlockState<kHeadDim, kHeads>& block, __nv_bfloat16* out,  // [kHeads, kHeadDim]
-                             int num_heads_here, int num_splits) {
-  const int num_elements = num_heads_here * kHeadDim;
-  if (num_splits == 1) {
-    for (int e = threadIdx.x; e < num_elements; e += blockDim.x) {
-      const int h = e / kHeadDim;
-      out[e] = __float2bfloat16_rn(block.output[h][e % kHeadDim] / block.sum[h]);
+// A split block's state for its heads (BlockState's numbers), or the merged state of several.
+struct alignas(16) PartialState {
+  float max[kMaxHeadsPerBlock];
+  float sum[kMaxHeadsPerBlock];
+  float output[kMaxHeadsPerBlock * kMaxHeadDim];  // [heads here, head_dim], not yet divided by sum
+};
+
+// Partial states are merged in a tree of width kMergeWidth: a group of up to kMergeWidth splits
+// merges straight into the output; a larger one (its split count then a multiple of kMergeWidth)
+// first merges each subgroup of kMergeWidth consecutive splits into a subtotal, as the subgroup's
+// last block arrives (most subgroups while others still read), then the subtotals. One merge reads
+// at most kMaxMerged states, one vector of each per thread at once: one round trip to L2.
+constexpr int kMergeWidth = 8;
+constexpr int kMaxMerged = kMaxSplits / kMergeWidth;
+static_assert(kMergeWidth <= kMaxMerged && kMaxMerged <= kWarpSize, "a merge's states fit one warp's lanes");
+
+// The split groups' workspace: partial states at group · num_splits + split, subtotals at
+// (group · num_splits) / kMergeWidth + subgroup, and the counts of states left so far. The block that
+// completes a count sets it back to 0, so every launch finds the counts at 0 (they start so: device
+// globals are zero-initialised).
+__device__ PartialState split_partials[kMaxPartials];
+__device__ PartialState split_subtotals[kMaxPartials / kMergeWidth];
+__device__ unsigned int subgroup_arrivals[kMaxPartials / kMergeWidth];
+__device__ unsigned int group_arrivals[kMaxPartials];
+
+// The contiguous keys [begin, end) of one split of a row: ranges of whole steps, as even as that
+// allows, so only the last range ends inside a step; splits past a short context get none.
+struct KeyRange {
+  int begin;
+  int end;
+  int step_stride = 0;  // keys between one step's start and the next; 0: the next step (contiguous)
+};
+
+// A split reads at least this many keys: below it the merge through the workspace (a few µs of
+// fences, atomics and L2 reads) costs more than the shorter walk saves, so a context this short is
+// one split and writes its output directly (measured end to end: batch-1 decode at contexts of
+// 32–160 was 0.15 ms a step slower on Qwen3-8B with every context split).
+constexpr int kMinKeysPerSplit = 128;
+
+__device__ __forceinline__ int keys_per_split(int num_keys, int num_splits, int keys_per_step) {
+  const int even_share = max((num_keys + num_splits - 1) / num_splits, kMinKeysPerSplit);
+  return (even_share + keys_per_step - 1) / keys_per_step * keys_per_step;
+}
+
+__device__ __forceinline__ KeyRange split_keys(int num_keys, int num_splits, int split, int keys_per_step) {
+  const int64_t per_split = keys_per_split(num_keys, num_splits, keys_per_step);
+  const int64_t begin = split * per_split;
+  const int64_t end = begin + per_split;
+  return {static_cast<int>(begin < num_keys ? begin : num_keys),
+          static_cast<int>(end < num_keys ? end : num_keys)};
+}
+
+// How many of a row's splits have keys (the group's blocks that leave a partial state).
+__device__ __forceinline__ int splits_with_keys(int num_keys, int num_splits, int keys_per_step) {
+  const int per_split = keys_per_split(num_keys, num_splits, keys_per_step);
+  return (num_keys + per_split - 1) / per_split;
+}
+
+__device__ __forceinline__ float warp_max(float value) {
+#pragma unroll
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
+    value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
+  return value;
+}
+
+// Whether this block completes `count` (the `expected`-th state left); every thread calls it after
+// writing its share of the block's state. The fence before the count publishes the block's writes;
+// the one after it, in the completing block, orders its reads of the others' states after theirs.
+__device__ bool is_last_arrival(unsigned int* count, int expected) {
+  __shared__ bool is_last;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    is_last = atomicAdd(count, 1u) + 1 == static_cast<unsigned int>(expected);
+    if (is_last) *count = 0;  // every other block has counted itself: ready for the next launch
+  }
+  __syncthreads();
+  if (is_last) __threadfence();
+  return is_last;
+}
+
+// How num_parts states merge, per head: M the largest max, each state's weight 2^(max_p − M), and
+// the merged sum Σ sum_p · 2^(max_p − M).
+template <int kHeads>
+struct MergeWeights {
+  float weight[kMaxMerged][kHeads];
+  float max[kHeads];
+  float sum[kHeads];
+};
+
+// A warp per head, a lane per state.
+template <int kHeads>
+__device__ void merge_weights(const PartialState* parts, int num_parts, int num_heads_here,
+                              MergeWeights<kHeads>& weights) {
+  const int lane = threadIdx.x % kWarpSize;
+  const bool has_part = lane < num_parts;
+  for (int h = threadIdx.x / kWarpSize; h < num_heads_here; h += blockDim.x / kWarpSize) {
+    const float part_max = has_part ? __ldcg(&parts[lane].max[h]) : -INFINITY;
+    const float part_sum = has_part ? __ldcg(&parts[lane].sum[h]) : 0.0f;
+    const float overall_max = warp_max(part_max);
+    const float weight = rescale(part_max, overall_max);
+    const float sum = team_sum<kWarpSize>(part_sum * weight);
+    if (has_part) weights.weight[lane][h] = weight;
+    if (lane == 0) {
+      weights.max[h] = overall_max;
+      weights.sum[h] = sum;
     }
+  }
+}
+
+// Output vector v (4 floats) of each of num_parts states, read from L2 (other SMs wrote them).
+__device__ __forceinline__ void load_vectors(const PartialState* parts, int num_parts, int v,
+                                             float4 (&vectors)[kMaxMerged]) {
+#pragma unroll
+  for (int p = 0; p < kMaxMerged; ++p) {
+    if (p < num_parts) vectors[p] = __ldcg(reinterpret_cast<const float4*>(parts[p].output) + v);
+  }
+}
+
+template <int kHeads>
+__device__ __forceinline__ float4 weighted_sum(const float4 (&vectors)[kMaxMerged], int num_parts, int h,
+                                               const MergeWeights<kHeads>& weights) {
+  float4 total = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll
+  for (int p = 0; p < kMaxMerged; ++p) {
+    if (p >= num_parts) break;
+    const float weight = weights.weight[p][h];
+    total.x = fmaf(weight, vectors[p].x, total.x);
+    total.y = fmaf(weight, vectors[p].y, total.y);
+    total.z = fmaf(weight, vectors[p].z, total.z);
+    total.w = fmaf(weight, vectors[p].w, total.w);
+  }
+  return total;
+}
+
+// Merges num_parts (≤ kMaxMerged) consecutive states: into out [heads here, kHeadDim], divided by
+// the merged sum, when out is given; else into *total, still undivided. A thread's first vectors
+// are read before the weights, so that both take one round trip.
+template <int kHeadDim, int kHeads>
+__device__ void merge_states(const PartialState* parts, int num_parts, int num_heads_here, __nv_bfloat16* out,
+                             PartialState* total) {
+  __shared__ MergeWeights<kHeads> weights;
+  const int num_vectors = num_heads_here * kHeadDim / 4;
+  float4 vectors[kMaxMerged];
+  if (threadIdx.x < num_vectors) load_vectors(parts, num_parts, threadIdx.x, vectors);
+  merge_weights<kHeads>(parts, num_parts, num_heads_here, weights);
+  __syncthreads();
+  for (int v = threadIdx.x; v < num_vectors; v += blockDim.x) {
+    if (v != threadIdx.x) load_vectors(parts, num_parts, v, vectors);
+    const int h = v * 4 / kHeadDim;
+    const float4 merged = weighted_sum<kHeads>(vectors, num_parts, h, weights);
+    if (out == nullptr) {
+      reinterpret_cast<float4*>(total->output)[v] = merged;
+      continue;
+    }
+    const float inverse = 1.0f / weights.sum[h];
+    const __nv_bfloat162 pairs[2] = {__floats2bfloat162_rn(merged.x * inverse, merged.y * inverse),
+                                     __floats2bfloat162_rn(merged.z * inverse, merged.w * inverse)};
+    *reinterpret_cast<uint2*>(out + 4 * v) = *reinterpret_cast<const uint2*>(pairs);
+  }
+  if (out == nullptr && threadIdx.x < num_heads_here) {
+    total->max[threadIdx.x] = weights.max[threadIdx.x];
+    total->sum[threadIdx.x] = weights.sum[threadIdx.x];
+  }
+}
+
+// A split block's end: leaves the block's state in the workspace and counts it; the block that
+// completes a subgroup or the group merges (see kMergeWidth).
+template <int kHeadDim, int kHeads>
+__device__ void leave_partial(const BlockState<kHeadDim, kHeads>& block, __nv_bfloat16* out,
+                              int num_heads_here, int group, int split, int num_splits, int num_parts) {
+  const int first = group * num_splits;  // the group's first state
+  PartialState& mine = split_partials[first + split];
+  for (int e = threadIdx.x; e < num_heads_here * kHeadDim; e += blockDim.x)
+    mine.output[e] = block.output[e / kHeadDim][e % kHeadDim];
+  if (threadIdx.x < num_heads_here) {
+    mine.max[threadIdx.x] = block.max[threadIdx.x];
+    mine.sum[threadIdx.x] = block.sum[threadIdx.x];
+  }
+  if (num_parts <= kMergeWidth) {
+    if (is_last_arrival(&group_arrivals[group], num_parts))
+      merge_states<kHeadDim, kHeads>(split_partials + first, num_parts, num_heads_here, out, nullptr);
     return;
   }
-  namespace cg = cooperative_groups;
-  cg::cluster_group cluster = cg::this_cluster();
-  cluster.sync();  // every block's state is complete
-  for (int e = static_cast<int>(cluster.block_rank()) * blockDim.x + threadIdx.x; e < num_elements;
-       e += num_splits * blockDim.x) {
-    const int h = e / kHeadDim;
-    const int d = e % kHeadDim;
-    float overall_max = -INFINITY;
-    for (int r = 0; r < num_splits; ++r)
-      overall_max = fmaxf(overall_max, cluster.map_shared_rank(&block, r)->max[h]);
-    float numerator = 0.0f;
-    float denominator = 0.0f;
-    for (int r = 0; r < num_splits; ++r) {
-      const BlockState<kHeadDim, kHeads>* part = cluster.map_shared_rank(&block, r);
-      const float weight = rescale(part->max[h], overall_max);
-      numerator += part->output[h][d] * weight;
-      denominator += part->sum[h] * weight;
-    }
-    out[e] = __float2bfloat16_rn(numerator / denominator);
-  }
-  cluster.sync();  // no block leaves while another still reads its shared memory
+  const int subgroup = split / kMergeWidth;
+  const int first_subtotal = first / kMergeWidth;
+  const int members = min(kMergeWidth, num_parts - subgroup * kMergeWidth);
+  if (!is_last_arrival(&subgroup_arrivals[first_subtotal + subgroup], members)) return;
+  merge_states<kHeadDim, kHeads>(split_partials + first + subgroup * kMergeWidth, members, num_heads_here,
+                                 nullptr, &split_subtotals[first_subtotal + subgroup]);
+  const int num_subgroups = (num_parts + kMergeWidth - 1) / kMergeWidth;
+  if (is_last_arrival(&group_arrivals[group], num_subgroups))
+    merge_states<kHeadDim, kHeads>(split_subtotals + first_subtotal, num_subgroups, num_heads_here, out,
+                                   nullptr);
 }
 
-// Grid (T, kv_heads, head chunks × num_splits), clusters of (1, 1, num_splits) when num_splits > 1;
-// blockDim.x a multiple of 32 up to kMaxThreads.
+// This thread's 8 query dimensions for each of the block's heads, scaled into the log2 domain;
+// absent heads are 0.
 template <int kHeadDim, int kHeads>
-__global__ void __launch_bounds__(kMaxThreads)
-    paged_attention_kernel(const AttentionArgs args, int num_splits) {
-  constexpr int kTeam = kHeadDim / 8;  // threads per K/V row, 16 bytes each
-  static_assert(kTeam <= kWarpSize && kWarpSize % kTeam == 0, "a key team must sit inside one warp");
-  allow_next_kernel();
-  wait_for_previous_kernel();
-  const int row = blockIdx.x;
-  const int seq = args.row_seq[row];
-  // A row no sequence owns keeps its values. A cluster shares one row, so its blocks leave together
-  // and none waits at a cluster barrier for a sibling that left.
-  if (seq < 0) return;
-  const int q_start = args.seqs[3 * seq];
-  const int q_len = args.seqs[3 * seq + 1];
-  const int context_len = args.seqs[3 * seq + 2];
-  const int num_keys = context_len - q_len + (row - q_start) + 1;  // positions 0..row's own, causal
-
-  const int kv_head = blockIdx.y;
-  const int chunk = blockIdx.z / num_splits;
-  // A cluster is num_splits consecutive blocks along z, so this is the block's rank in it.
-  const int split = blockIdx.z % num_splits;
-  const int first_head = kv_head * args.heads_per_kv_head + chunk * kHeads;
-  const int num_heads_here = min(kHeads, args.heads_per_kv_head - chunk * kHeads);
-  const int team = threadIdx.x / kTeam;
-  const int num_teams = blockDim.x / kTeam;
-  const int dim = (threadIdx.x % kTeam) * 8;
-
-  // This thread's 8 query dimensions for each head, scaled into the log2 domain; absent heads are 0.
-  float query[kHeads][8];
-  const __nv_bfloat16* q_row =
-      args.q + (static_cast<int64_t>(row) * args.num_heads + first_head) * kHeadDim + dim;
+__device__ __forceinline__ void load_query(const __nv_bfloat16* q_row,  // the block's first head, + dim
+                                           int num_heads_here, float scale_log2, float (&query)[kHeads][8]) {
 #pragma unroll
   for (int h = 0; h < kHeads; ++h) {
     if (h < num_heads_here) {
@@ -266,10 +442,30 @@ __global__ void __launch_bounds__(kMaxThreads)
       for (int i = 0; i < 8; ++i) query[h][i] = 0.0f;
     }
 #pragma unroll
-    for (int i = 0; i < 8; ++i) query[h][i] *= args.scale_log2;
+    for (int i = 0; i < 8; ++i) query[h][i] *= scale_log2;
   }
+}
 
-  SoftmaxState<kHeads> state;
+// Where a kernel block's work lies: its row's sequence and keys, its kv head and query heads.
+struct BlockWork {
+  int seq;
+  int num_keys;  // positions 0..the row's own, causal
+  int kv_head;
+  int chunk;
+  int split;
+  int first_head;
+  int num_heads_here;
+};
+
+// The team's pass over keys [begin, end), a step of keys at a time (or every step_stride-th key
+// onwards): each step, kKeysPerStep keys a team with every load issued before any is used.
+template <int kHeadDim, int kHeads>
+__device__ void attend_keys(SoftmaxState<kHeads>& state, const AttentionArgs& args, const BlockWork& work,
+                            const float (&query)[kHeads][8], KeyRange keys) {
+  constexpr int kTeam = kHeadDim / 8;
+  const int team = threadIdx.x / kTeam;
+  const int num_teams = blockDim.x / kTeam;
+  const int dim = (threadIdx.x % kTeam) * 8;
 #pragma unroll
   for (int h = 0; h < kHeads; ++h) {
     state.running_max[h] = -INFINITY;
@@ -277,16 +473,15 @@ __global__ void __launch_bounds__(kMaxThreads)
 #pragma unroll
     for (int i = 0; i < 8; ++i) state.accumulator[h][i] = 0.0f;
   }
-
-  const int32_t* block_table = args.block_tables + static_cast<int64_t>(seq) * args.max_blocks_per_seq;
+  const int32_t* block_table = args.block_tables + static_cast<int64_t>(work.seq) * args.max_blocks_per_seq;
   const int64_t slot_stride = static_cast<int64_t>(args.kv_heads) * kHeadDim;  // elements per cache slot
-  const __nv_bfloat16* k_base = args.k_cache + kv_head * kHeadDim + dim;
-  const __nv_bfloat16* v_base = args.v_cache + kv_head * kHeadDim + dim;
+  const __nv_bfloat16* k_base = args.k_cache + work.kv_head * kHeadDim + dim;
+  const __nv_bfloat16* v_base = args.v_cache + work.kv_head * kHeadDim + dim;
   const int keys_per_step = num_teams * kKeysPerStep;
 
-  // num_keys is the same for the whole block, so every lane runs every step (the shuffles need it).
-  for (int step_start = split * keys_per_step; step_start < num_keys;
-       step_start += num_splits * keys_per_step) {
+  const int stride = keys.step_stride > 0 ? keys.step_stride : keys_per_step;
+  // The range is the same for the whole block, so every lane runs every step (the shuffles need it).
+  for (int step_start = keys.begin; step_start < keys.end; step_start += stride) {
     uint4 k_raw[kKeysPerStep];
     uint4 v_raw[kKeysPerStep];
     bool is_valid[kKeysPerStep];
@@ -294,7 +489,7 @@ __global__ void __launch_bounds__(kMaxThreads)
     for (int j = 0; j < kKeysPerStep; ++j) {
       // Neighbouring teams take neighbouring positions: usually one cache block, so one table entry.
       const int position = step_start + j * num_teams + team;
-      is_valid[j] = position < num_keys;
+      is_valid[j] = position < keys.end;
       k_raw[j] = make_uint4(0, 0, 0, 0);
       v_raw[j] = make_uint4(0, 0, 0, 0);
       if (is_valid[j]) {
@@ -321,11 +516,128 @@ __global__ void __launch_bounds__(kMaxThreads)
     }
     fold_step<kHeads>(state, scores, v_raw);
   }
+}
+
+// Grid (T, kv_heads, head chunks × num_splits); blockDim.x kThreads. Up to 4 heads a block keep to
+// 128 registers a thread, so that four blocks share an SM; 8 heads need about twice that.
+template <int kHeadDim, int kHeads>
+__global__ void __launch_bounds__(kThreads, kHeads <= 4 ? 4 : 2)
+    paged_attention_kernel(const AttentionArgs args, int num_splits) {
+  constexpr int kTeam = kHeadDim / 8;  // threads per K/V row, 16 bytes each
+  static_assert(kTeam <= kWarpSize && kWarpSize % kTeam == 0, "a key team must sit inside one warp");
+  static_assert(kHeads <= kMaxHeadsPerBlock && kHeadDim <= kMaxHeadDim,
+                "a partial state must hold the block's");
+  allow_next_kernel();
+  wait_for_previous_kernel();
+  const int row = blockIdx.x;
+  BlockWork work;
+  work.kv_head = blockIdx.y;
+  work.chunk = blockIdx.z / num_splits;
+  work.split = blockIdx.z % num_splits;
+  work.first_head = work.kv_head * args.heads_per_kv_head + work.chunk * kHeads;
+  work.num_heads_here = min(kHeads, args.heads_per_kv_head - work.chunk * kHeads);
+  // The query first: its read needs nothing from the sequence tables, so it overlaps theirs.
+  float query[kHeads][8];
+  const int64_t first_element = (static_cast<int64_t>(row) * args.num_heads + work.first_head) * kHeadDim;
+  load_query<kHeadDim, kHeads>(args.q + first_element + (threadIdx.x % kTeam) * 8, work.num_heads_here,
+                               args.scale_log2, query);
+  work.seq = args.row_seq[row];
+  if (work.seq < 0) return;  // a row no sequence owns keeps its values
+  const int q_start = args.seqs[3 * work.seq];
+  const int q_len = args.seqs[3 * work.seq + 1];
+  const int context_len = args.seqs[3 * work.seq + 2];
+  work.num_keys = context_len - q_len + (row - q_start) + 1;
+  const int keys_per_step = (blockDim.x / kTeam) * kKeysPerStep;
+  const KeyRange keys = split_keys(work.num_keys, num_splits, work.split, keys_per_step);
+  if (keys.begin >= keys.end) return;  // a split past a short context: no keys, no partial state
+
+  SoftmaxState<kHeads> state;
+  attend_keys<kHeadDim, kHeads>(state, args, work, query, keys);
 
   __shared__ BlockState<kHeadDim, kHeads> block;
-  merge_teams<kHeadDim, kHeads>(state, block, num_heads_here);
-  __nv_bfloat16* out_row = args.out + (static_cast<int64_t>(row) * args.num_heads + first_head) * kHeadDim;
-  store_output<kHeadDim, kHeads>(block, out_row, num_heads_here, num_splits);
+  merge_teams<kHeadDim, kHeads, kThreads>(state, block, work.num_heads_here);
+  __nv_bfloat16* out = args.out + first_element;
+  const int num_parts = splits_with_keys(work.num_keys, num_splits, keys_per_step);
+  if (num_parts == 1) return store_output<kHeadDim, kHeads>(block, out, work.num_heads_here);
+  const int num_chunks = gridDim.z / num_splits;
+  const int group = (row * args.kv_heads + work.kv_head) * num_chunks + work.chunk;
+  leave_partial<kHeadDim, kHeads>(block, out, work.num_heads_here, group, work.split, num_splits, num_parts);
+}
+
+// ---- Short contexts: the context split over a thread-block cluster ----
+//
+// Below kSplitAttentionContext the workspace's merge (fences, atomics, reads from L2) costs more
+// than it saves, so a narrow grid splits each row's context over a cluster of up to
+// kMaxClusterSplits blocks of up to kClusterThreads threads instead: block r of the cluster takes
+// every num_splits-th step of keys, and the blocks' states merge through distributed shared memory.
+
+constexpr int kClusterThreads = 256;
+constexpr int kMaxClusterSplits = 8;  // the largest portable cluster
+
+// Writes out[h][d] = output / sum over the cluster's num_splits blocks, each block writing an
+// interleaved share of the elements.
+template <int kHeadDim, int kHeads>
+__device__ void store_clustered_output(BlockState<kHeadDim, kHeads>& block, __nv_bfloat16* out,  // [kHeads, kHeadDim]
+                                       int num_heads_here, int num_splits) {
+  if (num_splits == 1) return store_output<kHeadDim, kHeads>(block, out, num_heads_here);
+  namespace cg = cooperative_groups;
+  cg::cluster_group cluster = cg::this_cluster();
+  cluster.sync();  // every block's state is complete
+  for (int e = static_cast<int>(cluster.block_rank()) * blockDim.x + threadIdx.x; e < num_heads_here * kHeadDim;
+       e += num_splits * blockDim.x) {
+    const int h = e / kHeadDim;
+    const int d = e % kHeadDim;
+    float overall_max = -INFINITY;
+    for (int r = 0; r < num_splits; ++r) overall_max = fmaxf(overall_max, cluster.map_shared_rank(&block, r)->max[h]);
+    float numerator = 0.0f;
+    float denominator = 0.0f;
+    for (int r = 0; r < num_splits; ++r) {
+      const BlockState<kHeadDim, kHeads>* part = cluster.map_shared_rank(&block, r);
+      const float weight = rescale(part->max[h], overall_max);
+      numerator += part->output[h][d] * weight;
+      denominator += part->sum[h] * weight;
+    }
+    out[e] = __float2bfloat16_rn(numerator / denominator);
+  }
+  cluster.sync();  // no block leaves while another still reads its shared memory
+}
+
+// Grid (T, kv_heads, head chunks × num_splits), clusters of (1, 1, num_splits) when num_splits > 1;
+// blockDim.x a multiple of 32 up to kClusterThreads.
+template <int kHeadDim, int kHeads>
+__global__ void __launch_bounds__(kClusterThreads) clustered_attention_kernel(const AttentionArgs args, int num_splits) {
+  constexpr int kTeam = kHeadDim / 8;
+  static_assert(kTeam <= kWarpSize && kWarpSize % kTeam == 0, "a key team must sit inside one warp");
+  allow_next_kernel();
+  wait_for_previous_kernel();
+  const int row = blockIdx.x;
+  BlockWork work;
+  work.kv_head = blockIdx.y;
+  work.chunk = blockIdx.z / num_splits;
+  work.split = blockIdx.z % num_splits;  // a cluster is num_splits consecutive blocks along z
+  work.first_head = work.kv_head * args.heads_per_kv_head + work.chunk * kHeads;
+  work.num_heads_here = min(kHeads, args.heads_per_kv_head - work.chunk * kHeads);
+  float query[kHeads][8];
+  const int64_t first_element = (static_cast<int64_t>(row) * args.num_heads + work.first_head) * kHeadDim;
+  load_query<kHeadDim, kHeads>(args.q + first_element + (threadIdx.x % kTeam) * 8, work.num_heads_here,
+                               args.scale_log2, query);
+  work.seq = args.row_seq[row];
+  // A row no sequence owns keeps its values. A cluster shares one row, so its blocks leave together
+  // and none waits at a cluster barrier for a sibling that left.
+  if (work.seq < 0) return;
+  const int q_start = args.seqs[3 * work.seq];
+  const int q_len = args.seqs[3 * work.seq + 1];
+  const int context_len = args.seqs[3 * work.seq + 2];
+  work.num_keys = context_len - q_len + (row - q_start) + 1;
+  const int keys_per_step = (blockDim.x / kTeam) * kKeysPerStep;
+  // Every block of the cluster walks (perhaps no keys) and reaches the cluster's barriers.
+  const KeyRange keys{work.split * keys_per_step, work.num_keys, num_splits * keys_per_step};
+
+  SoftmaxState<kHeads> state;
+  attend_keys<kHeadDim, kHeads>(state, args, work, query, keys);
+  __shared__ BlockState<kHeadDim, kHeads> block;
+  merge_teams<kHeadDim, kHeads, kClusterThreads>(state, block, work.num_heads_here);
+  store_clustered_output<kHeadDim, kHeads>(block, args.out + first_element, work.num_heads_here, num_splits);
 }
 
 // The smallest supported heads-per-block that covers `heads_per_kv_head`, up to kMaxHeadsPerBlock
@@ -344,42 +656,78 @@ int multiprocessor_count() {
   return count;
 }
 
-// How many blocks share each row's context: enough to give the grid about two blocks per SM, a
-// power of two up to kMaxSplits; 1 when the rows alone do. (Measured on an H200 against targets of
-// one, four and eight blocks per SM: two was best or level at batch 1–128, e.g. batch-32 decode of
-// Qwen3-8B at 4K context in 192 µs against 273 µs unsplit.)
-int context_splits(int64_t num_blocks, int num_sms) {
+template <class Kernel>
+int resident_blocks_per_sm(Kernel kernel) {
+  int blocks = 0;
+  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kThreads, 0));
+  return std::max(blocks, 1);
+}
+
+// How many blocks share each group's context: as many as fill the GPU's resident blocks once (a
+// wave of 4 per SM reads at 87–93 % of the bandwidth in wide decode batches), within the
+// workspace, and above kMergeWidth a multiple of it (the merge tree's subgroups); 1 when the groups
+// alone fill the GPU.
+int context_splits(int64_t num_groups, int64_t resident_blocks) {
+  if (num_groups >= resident_blocks) return 1;
+  int64_t splits = std::min({resident_blocks / num_groups, int64_t{kMaxSplits}, kMaxPartials / num_groups});
+  if (splits > kMergeWidth) splits -= splits % kMergeWidth;
+  return static_cast<int>(std::max<int64_t>(splits, 1));
+}
+
+template <int kHeadDim, int kHeads>
+void launch_split(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream) {
+  const auto kernel = paged_attention_kernel<kHeadDim, kHeads>;
+  // The kernel's occupancy depends on its registers and the GPU's architecture only: asked once.
+  static const int blocks_per_sm = resident_blocks_per_sm(kernel);
+  const int chunks = (args.heads_per_kv_head + kHeads - 1) / kHeads;
+  const int64_t num_groups = num_rows * args.kv_heads * chunks;
+  const int splits = context_splits(num_groups, static_cast<int64_t>(blocks_per_sm) * multiprocessor_count());
+  const dim3 grid(static_cast<unsigned>(num_rows), static_cast<unsigned>(args.kv_heads),
+                  static_cast<unsigned>(chunks * splits));
+  launch_dependent(kernel, grid, dim3(kThreads), 0, stream, 1u, args, splits);
+}
+
+// How many blocks of a cluster share each row's context: enough to give the grid about two blocks
+// per SM, a power of two up to kMaxClusterSplits; 1 when the rows alone do. (Measured on an H200
+// against one, four and eight blocks per SM: two was best or level at batch 1–128.)
+int cluster_splits(int64_t num_blocks, int num_sms) {
   int splits = 1;
-  while (splits < kMaxSplits && num_blocks * splits < 2 * static_cast<int64_t>(num_sms)) splits *= 2;
+  while (splits < kMaxClusterSplits && num_blocks * splits < 2 * static_cast<int64_t>(num_sms)) splits *= 2;
   return splits;
 }
 
 template <int kHeadDim, int kHeads>
-void launch(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream) {
+void launch_clustered(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream) {
   const int chunks = (args.heads_per_kv_head + kHeads - 1) / kHeads;
   const int64_t num_blocks = num_rows * args.kv_heads * chunks;
   const int num_sms = multiprocessor_count();
-  const int splits = context_splits(num_blocks, num_sms);
+  const int splits = cluster_splits(num_blocks, num_sms);
   const dim3 grid(static_cast<unsigned>(num_rows), static_cast<unsigned>(args.kv_heads),
                   static_cast<unsigned>(chunks * splits));
-  // A grid narrower than the GPU (decode at small batch) also gets more key teams per block, so
-  // that each context is walked with more loads in flight; a wide grid fills the GPU with small blocks.
-  const dim3 threads(num_blocks < num_sms ? kMaxThreads : kMinThreads);
-  launch_dependent(paged_attention_kernel<kHeadDim, kHeads>, grid, threads, 0, stream,
+  // A grid narrower than the GPU also gets more key teams per block, so that each context is walked
+  // with more loads in flight; a wide grid fills the GPU with small blocks.
+  const dim3 threads(num_blocks < num_sms ? kClusterThreads : kThreads);
+  launch_dependent(clustered_attention_kernel<kHeadDim, kHeads>, grid, threads, 0, stream,
                    static_cast<unsigned>(splits), args, splits);
 }
 
+template <int kHeadDim, int kHeads>
+void launch(const AttentionArgs& args, int64_t num_rows, int64_t longest_context, cudaStream_t stream) {
+  if (longest_context >= kSplitAttentionContext) return launch_split<kHeadDim, kHeads>(args, num_rows, stream);
+  launch_clustered<kHeadDim, kHeads>(args, num_rows, stream);
+}
+
 template <int kHeadDim>
-void launch_for_head_dim(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream) {
+void launch_for_head_dim(const AttentionArgs& args, int64_t num_rows, int64_t longest_context, cudaStream_t stream) {
   switch (heads_per_block(args.heads_per_kv_head)) {
     case 1:
-      return launch<kHeadDim, 1>(args, num_rows, stream);
+      return launch<kHeadDim, 1>(args, num_rows, longest_context, stream);
     case 2:
-      return launch<kHeadDim, 2>(args, num_rows, stream);
+      return launch<kHeadDim, 2>(args, num_rows, longest_context, stream);
     case 4:
-      return launch<kHeadDim, 4>(args, num_rows, stream);
+      return launch<kHeadDim, 4>(args, num_rows, longest_context, stream);
     default:
-      return launch<kHeadDim, kMaxHeadsPerBlock>(args, num_rows, stream);
+      return launch<kHeadDim, kMaxHeadsPerBlock>(args, num_rows, longest_context, stream);
   }
 }
 
@@ -413,7 +761,7 @@ void check_attention_inputs(const Tensor& out, const Tensor& q, const Tensor& k_
 
 void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                      const Tensor& seqs, const Tensor& block_tables, const Tensor& row_seq, float scale,
-                     Stream stream) {
+                     int64_t longest_context, Stream stream) {
   check_attention_inputs(out, q, k_cache, v_cache, seqs, block_tables, row_seq);
   const int64_t num_rows = q.dim(0);
   if (num_rows == 0 || q.dim(1) == 0) return;
@@ -435,10 +783,10 @@ void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const 
   const cudaStream_t cuda_stream = static_cast<cudaStream_t>(stream);
   // Real Qwen models use 128 (64 for the smallest Qwen2.5); 16 and 32 serve small test models.
   switch (k_cache.dim(3)) {
-    case 16: return launch_for_head_dim<16>(args, num_rows, cuda_stream);
-    case 32: return launch_for_head_dim<32>(args, num_rows, cuda_stream);
-    case 64: return launch_for_head_dim<64>(args, num_rows, cuda_stream);
-    default: return launch_for_head_dim<128>(args, num_rows, cuda_stream);
+    case 16: return launch_for_head_dim<16>(args, num_rows, longest_context, cuda_stream);
+    case 32: return launch_for_head_dim<32>(args, num_rows, longest_context, cuda_stream);
+    case 64: return launch_for_head_dim<64>(args, num_rows, longest_context, cuda_stream);
+    default: return launch_for_head_dim<128>(args, num_rows, longest_context, cuda_stream);
   }
 }
 

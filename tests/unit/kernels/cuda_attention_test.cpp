@@ -2,7 +2,9 @@
 // decode rows whose contexts cross 16-slot blocks, prefill chunks after a cached prefix, whole
 // prompts and mixed batches, over head dims 64 and 128 and GQA ratios 1–16, with shuffled block
 // tables, rows in an order unlike the sequences', rows no sequence owns, and poisoned cache blocks
-// that only a read past a row's causal limit would reach. Every case prints its largest errors.
+// that only a read past a row's causal limit would reach; small decode batches whose long contexts
+// are split over many blocks, also replayed from a CUDA graph with the context changed between
+// replays. Every case prints its largest errors.
 // Without a GPU each test skips; without CUDA in the build the file is empty.
 #ifdef HANLIN_HAS_CUDA
 
@@ -13,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -40,33 +43,19 @@ namespace {
 constexpr double kBf16Rounding = 0x1p-8;
 constexpr double kF32Slack = 1e-4;
 
-// Runs the case on the GPU and through the reference; rows no sequence owns must keep their
-// values exactly, owned rows must be within the bf16 bound above. Prints the largest errors.
-void check_against_reference(const std::string& name, const std::vector<SeqShape>& shapes, int64_t heads,
-                             int64_t kv_heads, int64_t head_dim, float q_range = 1.0f) {
-  const uint32_t seed = static_cast<uint32_t>(heads * 7919 + kv_heads * 131 + head_dim * 17 + shapes.size());
-  const AttentionCase input(shapes, heads, kv_heads, head_dim, seed, q_range);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  // Unowned rows start (and must stay) as these values.
-  const Tensor initial_out = random_tensor(input.q.shape(), DType::kBF16, seed + 4, -4.0f, 4.0f);
-
-  Tensor out = cuda::to_device(initial_out);
-  const int64_t num_seqs = input.num_seqs();
-  cuda::paged_attention(out, cuda::to_device(input.q), cuda::to_device(input.k_cache),
-                        cuda::to_device(input.v_cache), device_ints(input.seq_rows, {num_seqs, 3}),
-                        device_ints(input.block_tables, {num_seqs, input.max_blocks}),
-                        device_ints(input.row_seq, {static_cast<int64_t>(input.row_seq.size())}), scale,
-                        nullptr);
-  cuda::synchronize(nullptr);
+// Compares a launch's output (on the device) with the reference run over `seqs` from initial_out:
+// rows no sequence owns must keep their values exactly, owned rows must be within the bf16 bound
+// above. Prints the largest errors.
+void expect_matches_reference(const std::string& label, const AttentionCase& input,
+                              const std::vector<ops::AttentionSeq>& seqs, const Tensor& initial_out,
+                              const Tensor& out, float scale) {
   const std::vector<float> actual = values_of(cuda::to_host(out));
-
   Tensor expected = as_f32(initial_out);
-  ref::paged_attention(expected, as_f32(input.q), as_f32(input.k_cache), as_f32(input.v_cache), input.seqs,
-                       scale, {});
+  ref::paged_attention(expected, as_f32(input.q), as_f32(input.k_cache), as_f32(input.v_cache), seqs, scale,
+                       {});
   const std::vector<float> expected_values = values_of(expected);
 
-  // Owned rows against the bound above; rows no sequence owns must keep their values exactly.
-  const size_t row_numel = static_cast<size_t>(heads * head_dim);
+  const size_t row_numel = static_cast<size_t>(input.q.dim(1) * input.q.dim(2));
   std::vector<float> owned_actual, owned_expected;
   std::vector<double> allowed;
   size_t unowned_changed = 0;
@@ -81,7 +70,6 @@ void check_against_reference(const std::string& name, const std::vector<SeqShape
       allowed.push_back(kBf16Rounding * std::fabs(expected_values[index]) + kF32Slack * input.max_abs_v);
     }
   }
-  const std::string label = case_label(name, heads, kv_heads, head_dim);
   EXPECT_EQ(unowned_changed, 0u) << label << ": values changed in rows no sequence owns";
   const ::testing::AssertionResult result = within(owned_actual, owned_expected, allowed);
   std::cout << "[cuda attention] " << label << ": " << result.message() << "; "
@@ -89,13 +77,45 @@ void check_against_reference(const std::string& name, const std::vector<SeqShape
   EXPECT_TRUE(result) << label;
 }
 
+// Output rows no sequence owns start (and must stay) as these values.
+Tensor initial_output(const AttentionCase& input, uint32_t seed) {
+  return random_tensor(input.q.shape(), DType::kBF16, seed, -4.0f, 4.0f);
+}
+
+// The two ways the kernel splits a small batch's contexts, chosen by the longest-context hint:
+// clusters below cuda::kSplitAttentionContext, the workspace from it on.
+const int64_t kSplitHints[] = {0, cuda::kSplitAttentionContext};
+
+std::string hint_label(int64_t hint) { return hint < cuda::kSplitAttentionContext ? " (clusters)" : " (workspace)"; }
+
+// Runs the case on the GPU both ways and compares each with the reference.
+void check_against_reference(const std::string& name, const std::vector<SeqShape>& shapes, int64_t heads,
+                             int64_t kv_heads, int64_t head_dim, float q_range = 1.0f) {
+  const uint32_t seed = static_cast<uint32_t>(heads * 7919 + kv_heads * 131 + head_dim * 17 + shapes.size());
+  const AttentionCase input(shapes, heads, kv_heads, head_dim, seed, q_range);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const Tensor initial_out = initial_output(input, seed + 4);
+  const int64_t num_seqs = input.num_seqs();
+  for (const int64_t hint : kSplitHints) {
+    Tensor out = cuda::to_device(initial_out);
+    cuda::paged_attention(out, cuda::to_device(input.q), cuda::to_device(input.k_cache),
+                          cuda::to_device(input.v_cache), device_ints(input.seq_rows, {num_seqs, 3}),
+                          device_ints(input.block_tables, {num_seqs, input.max_blocks}),
+                          device_ints(input.row_seq, {static_cast<int64_t>(input.row_seq.size())}), scale, hint,
+                          nullptr);
+    cuda::synchronize(nullptr);
+    expect_matches_reference(case_label(name, heads, kv_heads, head_dim) + hint_label(hint), input, input.seqs,
+                             initial_out, out, scale);
+  }
+}
+
 // (heads, kv_heads): GQA ratios 1, 2, 4 and 8, the last MQA.
 const std::vector<std::pair<int64_t, int64_t>> kGqaRatios = {{8, 8}, {8, 4}, {8, 2}, {8, 1}};
 const std::vector<int64_t> kHeadDims = {16, 32, 64, 128};
 
 // One decode row per sequence; contexts on both sides of 16-slot block edges and long ones.
-// The grid is narrower than the GPU (7–56 blocks on 132 SMs), so each row's context is split over
-// a cluster of 8 blocks of 256 threads.
+// The grid is narrower than the GPU (9–72 groups of blocks, a group per row and kv head, against
+// 132 SMs), so each row's context is split over 7–24 blocks, the short ones over fewer or one.
 TEST(CudaPagedAttention, DecodeRowsAcrossBlockBoundaries) {
   if (hanlin::cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
   const std::vector<SeqShape> decode = {{1, 1}, {1, 15}, {1, 16}, {1, 17}, {1, 83}, {1, 769}, {1, 5125}};
@@ -106,8 +126,9 @@ TEST(CudaPagedAttention, DecodeRowsAcrossBlockBoundaries) {
   }
 }
 
-// Batch-1 decode: 8 clusters of 8 blocks. With a one-token context, seven blocks of each
-// cluster see no key at all, and their empty states must merge as nothing.
+// Batch-1 decode (and a row no sequence owns): each of the 8 kv heads' context split over 32 blocks
+// on 132 SMs. With a one-token context all but the first block of each group have no keys and
+// leave at once.
 TEST(CudaPagedAttention, SingleDecodeRow) {
   if (hanlin::cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
   for (int64_t head_dim : kHeadDims) {
@@ -117,7 +138,7 @@ TEST(CudaPagedAttention, SingleDecodeRow) {
 }
 
 // Chunks of 7, 83 and 769 rows after cached prefixes that end mid-block, and whole prompts
-// (on 132 SMs: 7 rows split each context 8 ways, 83 rows 2 ways, 769 rows not at all).
+// (on 132 SMs: 7 rows split each context 32 ways, 83 rows 3 ways, 769 rows not at all).
 TEST(CudaPagedAttention, PrefillChunksAndWholePrompts) {
   if (hanlin::cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
   for (int64_t head_dim : kHeadDims) {
@@ -129,8 +150,8 @@ TEST(CudaPagedAttention, PrefillChunksAndWholePrompts) {
   }
 }
 
-// Prefill chunks, fresh prompts and decode rows of several sequences in one launch (128-thread
-// blocks; split 2 ways for MQA on 132 SMs, else not).
+// Prefill chunks, fresh prompts and decode rows of several sequences in one launch (170 rows: not
+// split on 132 SMs).
 const std::vector<SeqShape> kMixedBatch = {{37, 100}, {1, 83},  {20, 20}, {1, 1},    {1, 33},
                                            {7, 32},   {1, 769}, {83, 99}, {1, 5125}, {16, 16}};
 
@@ -148,8 +169,7 @@ TEST(CudaPagedAttention, MixedBatchesForEveryGqaRatio) {
   }
 }
 
-// Many decode rows: the grid is wider than the GPU, so decode rows take 128-thread blocks (split
-// 2 ways on 132 SMs).
+// Many decode rows: 152 groups of 8-head blocks, of which an SM holds two, so not split on 132 SMs.
 TEST(CudaPagedAttention, WideDecodeBatch) {
   if (hanlin::cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
   std::mt19937 generator(29);
@@ -157,6 +177,77 @@ TEST(CudaPagedAttention, WideDecodeBatch) {
   std::vector<SeqShape> decode;
   for (int i = 0; i < 150; ++i) decode.push_back({1, context(generator)});
   for (int64_t head_dim : kHeadDims) check_against_reference("wide decode batch", decode, 8, 1, head_dim);
+}
+
+// Small decode batches at long contexts, where each row's context is split over dozens of blocks
+// whose partial states merge through subtotals of 8: batch 1 and 2 at 3000 and 17000 tokens (ranges
+// that end inside cache blocks and inside a step), 2100 tokens (17 splits of at least 128 keys:
+// subgroups of 8, 8 and 1), 100 tokens (one split, written directly), a batch of one long and one three-token row (the short one in one split, written
+// directly), GQA ratios 1–8 (4 and 8: Qwen3's 32/8 and 64/8
+// shapes), 3, 7 and 16 (two chunks of heads, each a group of its own), head dims 64 and 128.
+TEST(CudaPagedAttention, SplitContextsAtSmallBatch) {
+  if (hanlin::cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
+  const std::vector<std::pair<int64_t, int64_t>> ratios = {{8, 8},  {8, 4},  {8, 2},  {8, 1}, {32, 8},
+                                                           {12, 4}, {28, 4}, {64, 8}, {16, 1}};
+  const std::vector<std::vector<SeqShape>> batches = {
+      {{1, 3000}}, {{1, 17000}}, {{1, 2100}}, {{1, 100}}, {{1, 3000}, {1, 2999}}, {{1, 17000}, {1, 3}}};
+  for (const int64_t head_dim : {64, 128}) {
+    for (const auto& [heads, kv_heads] : ratios) {
+      for (const std::vector<SeqShape>& batch : batches) {
+        check_against_reference("split decode batch " + std::to_string(batch.size()) + " context " +
+                                    std::to_string(batch[0].context_len),
+                                batch, heads, kv_heads, head_dim);
+      }
+    }
+  }
+  // Teams of 2 and 4 threads: steps of 256 and 128 keys.
+  for (const int64_t head_dim : {16, 32})
+    check_against_reference("split decode", {{1, 3000}}, 32, 8, head_dim);
+  // A short prefill chunk at batch 1: each of its 7 rows has its own context length and ranges.
+  check_against_reference("split prefill chunk", {{7, 17000}}, 32, 8, 128);
+}
+
+// One batch-1 decode launch captured in a CUDA graph and replayed with the row's context length
+// rewritten on the device between replays, as a decode step's graph is: the split count is fixed
+// at capture, so each replay's key ranges, and which blocks merge, follow the new length; each
+// replay also relies on the last one leaving the workspace's arrival counts at 0.
+TEST(CudaPagedAttention, CapturedSplitDecodeFollowsTheContext) {
+  if (hanlin::cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
+  constexpr int64_t kHeads = 32, kKvHeads = 8, kHeadDim = 128;
+  const AttentionCase input({{1, 17000}}, kHeads, kKvHeads, kHeadDim, 71, 1.0f);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(kHeadDim));
+  const Tensor initial_out = initial_output(input, 72);
+  Tensor out = cuda::to_device(initial_out);
+  const Tensor q = cuda::to_device(input.q);
+  const Tensor k_cache = cuda::to_device(input.k_cache);
+  const Tensor v_cache = cuda::to_device(input.v_cache);
+  Tensor seqs = device_ints(input.seq_rows, {1, 3});
+  const Tensor block_tables = device_ints(input.block_tables, {1, input.max_blocks});
+  const Tensor row_seq = device_ints(input.row_seq, {static_cast<int64_t>(input.row_seq.size())});
+
+  const std::shared_ptr<void> stream_owner = cuda::create_stream();
+  const cuda::Stream stream = stream_owner.get();
+  for (const int64_t hint : kSplitHints) {
+    cuda::begin_capture(stream);
+    cuda::paged_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, scale, hint, stream);
+    const std::shared_ptr<cuda::Graph> graph = cuda::end_capture(stream);
+    // Through the workspace, one split (contexts up to 128) writes directly; 2–8 merge in one level
+    // (200, 529); 11 and 17 (1300 and 2100) through partly filled subgroups. Through clusters, every
+    // length takes the same 8 blocks, some of them with no keys.
+    for (const int32_t context_len : {17000, 1, 20, 128, 200, 529, 1300, 2100, 3000, 16999, 17000}) {
+      std::vector<int32_t> seq_rows = input.seq_rows;
+      seq_rows[2] = context_len;
+      Tensor host_seqs = Tensor::zeros({1, 3}, DType::kI32);
+      std::copy(seq_rows.begin(), seq_rows.end(), host_seqs.data<int32_t>());
+      cuda::copy_to_device_async(seqs, host_seqs, stream);
+      cuda::launch_graph(*graph, stream);
+      cuda::synchronize(stream);
+      std::vector<ops::AttentionSeq> ref_seqs = input.seqs;
+      ref_seqs[0].context_len = context_len;
+      expect_matches_reference("graph replay at context " + std::to_string(context_len) + hint_label(hint), input,
+                               ref_seqs, initial_out, out, scale);
+    }
+  }
 }
 
 // Queries 6× larger: scores up to ~20, the softmax dominated by a few keys, the running maximum
@@ -188,7 +279,7 @@ struct ValidInputs {
   Tensor row_seq = device_ints({0, 0, 1}, {3});
 
   void run() {
-    cuda::paged_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, 0.125f, nullptr);
+    cuda::paged_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, 0.125f, 0, nullptr);
   }
 };
 
