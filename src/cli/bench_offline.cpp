@@ -43,6 +43,8 @@ struct RunOptions {
   double temperature = 0;
   double top_p = 1;
   int32_t top_k = 0;
+  double repetition_penalty = 1;  // Qwen2.5's generation_config.json sets 1.05
+  bool sample_on_host = false;    // copy every logits row to the host sampler, as a baseline
   std::string output_json;
   bool no_cuda_graphs = false;
   double peak_bandwidth_tb_per_s = GpuPeaks{}.bandwidth_bytes_per_second / 1e12;
@@ -86,6 +88,8 @@ void check_run_options(const RunOptions& options) {
   require(std::isfinite(options.top_p) && options.top_p > 0 && options.top_p <= 1, ErrorKind::kInvalidArgument,
           "--top-p must be in (0, 1]");
   require(options.top_k >= -1, ErrorKind::kInvalidArgument, "--top-k must be -1, 0 (off) or a token count");
+  require(std::isfinite(options.repetition_penalty) && options.repetition_penalty > 0, ErrorKind::kInvalidArgument,
+          "--repetition-penalty must be a positive number");
   require(std::isfinite(options.peak_bandwidth_tb_per_s) && options.peak_bandwidth_tb_per_s > 0 &&
               std::isfinite(options.peak_tflops) && options.peak_tflops > 0,
           ErrorKind::kInvalidArgument, "--peak-bandwidth-tbs and --peak-tflops must be positive numbers");
@@ -194,13 +198,18 @@ engine::Request bench_request(std::vector<int32_t> prompt, const RunOptions& opt
   request.sampling.temperature = options.temperature;
   request.sampling.top_p = options.top_p;
   request.sampling.top_k = options.top_k;
+  request.sampling.repetition_penalty = options.repetition_penalty;
   request.stopping.max_tokens = options.output_len;
   request.stopping.ignore_eos = true;
   return request;
 }
 
 nlohmann::json sampling_json(const RunOptions& options) {
-  return {{"temperature", options.temperature}, {"top_p", options.top_p}, {"top_k", options.top_k}};
+  return {{"temperature", options.temperature},
+          {"top_p", options.top_p},
+          {"top_k", options.top_k},
+          {"repetition_penalty", options.repetition_penalty},
+          {"sampled_on", options.sample_on_host ? "host" : "device where possible"}};
 }
 
 std::vector<engine::Request> bench_requests(PromptSource& prompts, int64_t count, const RunOptions& options) {
@@ -212,12 +221,18 @@ std::vector<engine::Request> bench_requests(PromptSource& prompts, int64_t count
 
 // ---- Running ----
 
+engine::EngineConfig engine_config(const RunOptions& options, const ModelSetup& setup) {
+  engine::EngineConfig config = setup.engine_config;
+  config.sample_on_device = !options.sample_on_host;
+  return config;
+}
+
 // The model and an engine over it; built in place, since the engine keeps references.
 struct LoadedEngine {
   LoadedEngine(const RunOptions& options, ModelSetup& setup)
       : pool(options.model.threads),
         model(load_weights(options.model, setup, pool)),
-        core(model, *setup.cache, /*tokenizer=*/nullptr, setup.eos_token_ids, setup.engine_config, &pool) {
+        core(model, *setup.cache, /*tokenizer=*/nullptr, setup.eos_token_ids, engine_config(options, setup), &pool) {
     model.set_cuda_graphs(!options.no_cuda_graphs);
     if (setup.gpu_memory) print_gpu_memory(*setup.gpu_memory, *setup.cache);
   }
@@ -660,6 +675,9 @@ void add_run_flags(CLI::App& command, RunOptions& options) {
   command.add_option("--temperature", options.temperature, "Sampling temperature; 0 is greedy")->capture_default_str();
   command.add_option("--top-p", options.top_p, "Nucleus sampling mass; 1 is off")->capture_default_str();
   command.add_option("--top-k", options.top_k, "Keep the k most likely tokens; 0 or -1 is off")->capture_default_str();
+  command.add_option("--repetition-penalty", options.repetition_penalty, "Over prompt and output; 1 is off")
+      ->capture_default_str();
+  command.add_flag("--sample-on-host", options.sample_on_host, "Copy every logits row to the host sampler");
   command.add_option("--output-json", options.output_json, "Also write the results to this JSON file");
   command.add_flag("--no-cuda-graphs", options.no_cuda_graphs, "Run every GPU step eagerly");
   command

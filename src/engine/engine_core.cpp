@@ -115,7 +115,7 @@ bool EngineCore::step() {
   if (scheduled.empty()) return false;
   ++num_steps_;
   note_queue_times(scheduled);
-  const StepPlan plan = plan_samples(scheduled);
+  const StepPlan& plan = plan_samples(scheduled);
   step_times_.schedule_seconds += seconds_since(scheduling);
   StepOutputs outputs;
   model::StepLogits logits;
@@ -155,21 +155,26 @@ bool EngineCore::forks_now(const Sequence& seq) const {
   return seq.index == 0 && request.sequences.size() == 1 && request.request.n > 1;
 }
 
-// Which of the step's tokens are drawn on the device (a draw needing only the raw row, when the
-// model runs on the GPU) and which logits rows come back for the host sampler.
-EngineCore::StepPlan EngineCore::plan_samples(const SchedulerOutput& step) const {
-  StepPlan plan;
+// Which of the step's tokens are drawn on the device (every draw but those asking for logprobs,
+// when the model runs on the GPU) and which logits rows come back for the host sampler.
+const EngineCore::StepPlan& EngineCore::plan_samples(const SchedulerOutput& step) {
+  StepPlan& plan = plan_;
+  plan.samples.clear();
+  plan.sampling.draws.clear();
+  plan.sampling.edits.clear();
+  plan.sampling.host_rows.clear();
   const bool on_device = config_.sample_on_device && runner_.draws_on_device();
   int32_t row = 0;
   for (const ScheduledChunk& chunk : step.chunks) {
     if (!chunk.samples) continue;
-    const Sequence& seq = *chunk.seq;
+    Sequence& seq = *chunk.seq;
     const int32_t count = forks_now(seq) ? seq.request->request.n : 1;
     bool on_host = false;
     for (int32_t i = 0; i < count; ++i) {
       SampleInput input = sample_input(seq, {});
       if (count > 1) input.sequence_index = static_cast<uint64_t>(i);  // the forks to come
-      if (!on_device || !draws_from_raw_logits(input)) {
+      const auto first_edit = static_cast<int32_t>(plan.sampling.edits.size());
+      if (!on_device || !draws_on_device(input) || !seq.logit_edits.append(input, plan.sampling.edits)) {
         plan.samples.push_back({row, -1});
         on_host = true;
         continue;
@@ -183,6 +188,11 @@ EngineCore::StepPlan EngineCore::plan_samples(const SchedulerOutput& step) const
       draw.top_p = params.top_p;
       draw.min_p = params.min_p;
       draw.u = counter_uniform(input.seed, input.sequence_index, input.output_ids.size());
+      draw.first_edit = first_edit;
+      draw.num_edits = static_cast<int32_t>(plan.sampling.edits.size()) - first_edit;
+      draw.repetition_penalty = params.repetition_penalty;
+      draw.presence_penalty = params.presence_penalty;
+      draw.frequency_penalty = params.frequency_penalty;
     }
     plan.sampling.host_rows.push_back(on_host ? 1 : 0);
     ++row;

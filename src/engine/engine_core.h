@@ -30,8 +30,8 @@ struct EngineConfig {
   int64_t max_model_len = 0;            // 0: the model's max_position_embeddings
   int32_t max_n = 16;
   size_t max_stop_strings = 64;
-  // On the GPU, draw tokens there when a row needs no logits processing (sampler.h); off copies
-  // every row to the host sampler (the reference the device draws are checked against).
+  // On the GPU, draw tokens there unless a row asks for logprobs (sampler.h); off copies every
+  // row to the host sampler (the reference the device draws are checked against).
   bool sample_on_device = true;
 };
 
@@ -109,7 +109,8 @@ class EngineCore {
   };
 
   void note_queue_times(const SchedulerOutput& step);
-  StepPlan plan_samples(const SchedulerOutput& step) const;
+  // Fills plan_ (its buffers are reused: a step's edits can run to megabytes).
+  const StepPlan& plan_samples(const SchedulerOutput& step);
   void sample_and_stop(const SchedulerOutput& step, const StepPlan& plan, const model::StepLogits& logits,
                        StepOutputs& outputs);
   bool forks_now(const Sequence& seq) const;
@@ -141,6 +142,7 @@ class EngineCore {
   int64_t num_generated_tokens_ = 0;
   int64_t num_steps_ = 0;
   StepTimes step_times_;
+  StepPlan plan_;  // the current step's, see plan_samples
 };
 
 }  // namespace hanlin::engine

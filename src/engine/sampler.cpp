@@ -323,8 +323,81 @@ const SamplingParams& checked_params(const SampleInput& input) {
 
 }  // namespace
 
-bool draws_from_raw_logits(const SampleInput& input) {
-  return !needs_processing(input) && !checked_params(input).logprobs;
+bool draws_on_device(const SampleInput& input) {
+  return !checked_params(input).logprobs;
+}
+
+bool append_logit_edits(const SampleInput& input, std::vector<cuda::LogitEdit>& edits) {
+  return LogitEditCache().append(input, edits);
+}
+
+cuda::LogitEdit* LogitEditCache::edit_of(int32_t id) {
+  if (id < 0) {
+    describable_ = false;  // the host sampler reports it
+    return nullptr;
+  }
+  const auto [place, added] = index_.try_emplace(id, static_cast<int32_t>(edits_.size()));
+  if (added) edits_.push_back({id, 0, 0.0f, 0});
+  return &edits_[static_cast<size_t>(place->second)];
+}
+
+void LogitEditCache::fold_output(int32_t id, const SamplingParams& params) {
+  const bool repetition = params.repetition_penalty != 1.0;
+  const bool counted = params.presence_penalty != 0.0 || params.frequency_penalty != 0.0;
+  if (!repetition && !counted) return;
+  cuda::LogitEdit* edit = edit_of(id);
+  if (edit == nullptr) return;
+  if (repetition) edit->flags |= cuda::kEditRepetition;
+  if (counted) ++edit->output_count;
+}
+
+void LogitEditCache::build(const SampleInput& input) {
+  const SamplingParams& params = *input.params;
+  built_ = true;
+  describable_ = true;
+  folded_outputs_ = 0;
+  edits_.clear();
+  index_.clear();
+  for (const auto& [id, bias] : params.logit_bias) {
+    cuda::LogitEdit* edit = edit_of(id);
+    if (edit == nullptr) return;
+    if (edit->flags & cuda::kEditBias) describable_ = false;  // the host adds each entry in turn
+    edit->flags |= cuda::kEditBias;
+    edit->bias = bias;
+  }
+  if (params.repetition_penalty != 1.0) {
+    for (int32_t id : input.prompt_ids) {
+      if (cuda::LogitEdit* edit = edit_of(id)) edit->flags |= cuda::kEditRepetition;
+    }
+  }
+}
+
+bool LogitEditCache::append(const SampleInput& input, std::vector<cuda::LogitEdit>& edits) {
+  const SamplingParams& params = checked_params(input);
+  if (!needs_processing(input)) return true;
+  // Outputs only grow; fewer than were folded means another sequence's state (a fork's copy).
+  if (!built_ || input.output_ids.size() < folded_outputs_) build(input);
+  for (; folded_outputs_ < input.output_ids.size(); ++folded_outputs_) {
+    fold_output(input.output_ids[folded_outputs_], params);
+  }
+  if (!describable_) return false;
+  const size_t first = edits.size();
+  edits.insert(edits.end(), edits_.begin(), edits_.end());
+  for (int32_t id : input.banned_ids) {
+    if (id < 0) {
+      edits.resize(first);
+      return false;
+    }
+    const auto cached = index_.find(id);
+    if (cached != index_.end()) {
+      edits[first + static_cast<size_t>(cached->second)].flags |= cuda::kEditBan;
+      continue;
+    }
+    const auto added = std::find_if(edits.begin() + static_cast<std::ptrdiff_t>(first + edits_.size()), edits.end(),
+                                    [&](const cuda::LogitEdit& edit) { return edit.id == id; });
+    if (added == edits.end()) edits.push_back({id, cuda::kEditBan, 0.0f, 0});
+  }
+  return true;
 }
 
 std::vector<double> sampling_distribution(const SampleInput& input) {

@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/thread_pool.h"
 #include "engine/request.h"
+#include "kernels/cuda/sampling.h"
 
 namespace hanlin::engine {
 
@@ -44,10 +46,35 @@ class Sampler {
   ThreadPool* pool_;
 };
 
-// Whether the row's draw needs nothing but its raw logits and the parameters (no bias, penalty,
-// ban or logprobs): such a draw can be made where the logits are (model::TokenDraw on the GPU),
-// with the uniform counter_uniform(seed, sequence_index, output_ids.size()).
-bool draws_from_raw_logits(const SampleInput& input);
+// Whether the row's draw can be made where the logits are (cuda::sample_rows): everything but
+// logprobs, which stay on the host. The draw takes the uniform
+// counter_uniform(seed, sequence_index, output_ids.size()) and the row's processing as edits.
+bool draws_on_device(const SampleInput& input);
+
+// The row's processing (bias, penalties, bans) as edits, one per token it touches, appended to
+// `edits`: what cuda::sample_rows applies to reach the row this sampler would sample from.
+// Returns false, appending nothing, when edits cannot say it (a token biased twice, a negative
+// id); the host then samples the row.
+bool append_logit_edits(const SampleInput& input, std::vector<cuda::LogitEdit>& edits);
+
+// append_logit_edits for one sequence, step after step, without redoing the work: the edits of
+// the prompt and the bias are built once, each step folds in the tokens generated since. Costs
+// the new tokens plus a copy of the edits, where building them costs the prompt.
+class LogitEditCache {
+ public:
+  bool append(const SampleInput& input, std::vector<cuda::LogitEdit>& edits);
+
+ private:
+  void build(const SampleInput& input);
+  cuda::LogitEdit* edit_of(int32_t id);
+  void fold_output(int32_t id, const SamplingParams& params);
+
+  bool built_ = false;
+  bool describable_ = true;
+  size_t folded_outputs_ = 0;              // output tokens counted so far
+  std::vector<cuda::LogitEdit> edits_;     // bias and penalties; bans are added per step
+  std::unordered_map<int32_t, int32_t> index_;  // token id → its place in edits_
+};
 
 // The probabilities sampling draws from for one row, after every step (bias, penalties,
 // bans, temperature, top-k, top-p, min-p): [vocab], summing to 1, zero where masked. For a

@@ -13,6 +13,7 @@
 
 #include "engine/block_manager.h"
 #include "engine/request.h"
+#include "engine/sampler.h"
 #include "engine/stop_strings.h"
 #include "text/detokenizer.h"
 
@@ -38,6 +39,7 @@ struct Sequence {
   std::optional<text::IncrementalDetokenizer> detokenizer;  // when the engine has a tokenizer
   StopStringMatcher stop_matcher;
   std::optional<FinishReason> finish_reason;
+  LogitEditCache logit_edits;  // its processing for the GPU sampler, kept between steps
 
   int64_t num_tokens() const { return static_cast<int64_t>(token_ids.size()); }
   int64_t num_output_tokens() const { return num_tokens() - num_prompt_tokens; }

@@ -491,6 +491,9 @@ StepLogits Qwen3CudaForward::forward(const BatchView& batch, KvCache& cache, con
   for (const TokenDraw& draw : sampling.draws) {
     require(draw.row >= 0 && draw.row < num_rows, ErrorKind::kInternal,
             "a draw names logits row " + std::to_string(draw.row) + " of " + std::to_string(num_rows));
+    require(draw.first_edit >= 0 && draw.num_edits >= 0 &&
+                draw.num_edits <= static_cast<int64_t>(sampling.edits.size()) - draw.first_edit,
+            ErrorKind::kInternal, "a draw's edits lie outside the step's");
   }
   if (graphs_enabled_ && can_use_graph(batch)) {
     graph_step(batch, cache);
@@ -500,16 +503,56 @@ StepLogits Qwen3CudaForward::forward(const BatchView& batch, KvCache& cache, con
   return sample_and_collect(num_rows, sampling);
 }
 
-void Qwen3CudaForward::ensure_draw_buffers(int64_t num_draws) {
-  if (num_draws <= draw_buffers_.capacity) return;
+namespace {
+
+// Int32 elements holding `count` structs of type T (buffers of plain bytes are int32 tensors).
+template <class T>
+int64_t ints_for(int64_t count) {
+  static_assert(sizeof(T) % sizeof(int32_t) == 0);
+  return static_cast<int64_t>(sizeof(T) / sizeof(int32_t)) * count;
+}
+
+// Copies `items` into the pinned buffer `host` and from there to `device`, on the stream.
+template <class T>
+void upload(const std::vector<T>& items, Tensor& host, Tensor& device, cuda::Stream stream) {
+  const int64_t ints = ints_for<T>(static_cast<int64_t>(items.size()));
+  std::memcpy(host.raw(), items.data(), items.size() * sizeof(T));
+  Tensor device_part = device.slice_rows(0, ints);
+  cuda::copy_to_device_async(device_part, host.slice_rows(0, ints), stream);
+}
+
+}  // namespace
+
+void Qwen3CudaForward::ensure_draw_buffers(int64_t num_draws, int64_t num_edits) {
   DrawBuffers& buffers = draw_buffers_;
-  buffers.capacity = std::max<int64_t>(num_draws, 2 * buffers.capacity);
-  const auto ints = [](size_t bytes, int64_t count) { return static_cast<int64_t>(bytes / sizeof(int32_t)) * count; };
-  static_assert(sizeof(cuda::DrawParams) % sizeof(int32_t) == 0 && sizeof(cuda::DrawResult) % sizeof(int32_t) == 0);
-  buffers.host_params = cuda::pinned_host_zeros({ints(sizeof(cuda::DrawParams), buffers.capacity)}, DType::kI32);
-  buffers.device_params = cuda::device_zeros({ints(sizeof(cuda::DrawParams), buffers.capacity)}, DType::kI32);
-  buffers.host_results = cuda::pinned_host_zeros({ints(sizeof(cuda::DrawResult), buffers.capacity)}, DType::kI32);
-  buffers.device_results = cuda::device_zeros({ints(sizeof(cuda::DrawResult), buffers.capacity)}, DType::kI32);
+  if (num_draws > buffers.capacity) {
+    buffers.capacity = std::max<int64_t>(num_draws, 2 * buffers.capacity);
+    buffers.host_params = cuda::pinned_host_zeros({ints_for<cuda::DrawParams>(buffers.capacity)}, DType::kI32);
+    buffers.device_params = cuda::device_zeros({ints_for<cuda::DrawParams>(buffers.capacity)}, DType::kI32);
+    buffers.host_results = cuda::pinned_host_zeros({ints_for<cuda::DrawResult>(buffers.capacity)}, DType::kI32);
+    buffers.device_results = cuda::device_zeros({ints_for<cuda::DrawResult>(buffers.capacity)}, DType::kI32);
+  }
+  if (num_edits > buffers.edit_capacity) {
+    buffers.edit_capacity = std::max<int64_t>(num_edits, 2 * buffers.edit_capacity);
+    buffers.host_edits = cuda::pinned_host_zeros({ints_for<cuda::LogitEdit>(buffers.edit_capacity)}, DType::kI32);
+    buffers.device_edits = cuda::device_zeros({ints_for<cuda::LogitEdit>(buffers.edit_capacity)}, DType::kI32);
+  }
+}
+
+void Qwen3CudaForward::issue_draws(int64_t num_rows, const StepSampling& sampling) {
+  const auto num_draws = static_cast<int64_t>(sampling.draws.size());
+  const auto num_edits = static_cast<int64_t>(sampling.edits.size());
+  ensure_draw_buffers(num_draws, num_edits);
+  DrawBuffers& buffers = draw_buffers_;
+  upload(sampling.draws, buffers.host_params, buffers.device_params, stream_);
+  if (num_edits > 0) upload(sampling.edits, buffers.host_edits, buffers.device_edits, stream_);
+  cuda::sample_rows(static_cast<cuda::DrawResult*>(buffers.device_results.raw()),
+                    static_cast<const cuda::DrawParams*>(buffers.device_params.raw()), num_draws,
+                    num_edits > 0 ? static_cast<const cuda::LogitEdit*>(buffers.device_edits.raw()) : nullptr,
+                    num_edits, logits_buffers_.device.slice_rows(0, num_rows), stream_);
+  const int64_t result_ints = ints_for<cuda::DrawResult>(num_draws);
+  Tensor host_results = buffers.host_results.slice_rows(0, result_ints);
+  cuda::copy_to_host_async(host_results, buffers.device_results.slice_rows(0, result_ints), stream_);
 }
 
 // Logits rows `rows` (indices into the step's rows) to the pinned host buffer's slots from
@@ -535,25 +578,14 @@ StepLogits Qwen3CudaForward::sample_and_collect(int64_t num_rows, const StepSamp
   for (int32_t row = 0; row < num_rows; ++row) {
     if (sampling.host_rows.empty() || sampling.host_rows[static_cast<size_t>(row)]) returned.push_back(row);
   }
-  auto* results = static_cast<cuda::DrawResult*>(draw_buffers_.host_results.raw());
-  if (num_draws > 0) {
-    ensure_draw_buffers(num_draws);
-    results = static_cast<cuda::DrawResult*>(draw_buffers_.host_results.raw());
-    std::memcpy(draw_buffers_.host_params.raw(), sampling.draws.data(), sampling.draws.size() * sizeof(cuda::DrawParams));
-    const int64_t param_ints = num_draws * static_cast<int64_t>(sizeof(cuda::DrawParams) / sizeof(int32_t));
-    const int64_t result_ints = num_draws * static_cast<int64_t>(sizeof(cuda::DrawResult) / sizeof(int32_t));
-    Tensor device_params = draw_buffers_.device_params.slice_rows(0, param_ints);
-    cuda::copy_to_device_async(device_params, draw_buffers_.host_params.slice_rows(0, param_ints), stream_);
-    cuda::sample_rows(static_cast<cuda::DrawResult*>(draw_buffers_.device_results.raw()),
-                      static_cast<const cuda::DrawParams*>(draw_buffers_.device_params.raw()), num_draws,
-                      logits_buffers_.device.slice_rows(0, num_rows), stream_);
-    Tensor host_results = draw_buffers_.host_results.slice_rows(0, result_ints);
-    cuda::copy_to_host_async(host_results, draw_buffers_.device_results.slice_rows(0, result_ints), stream_);
-  }
+  if (num_draws > 0) issue_draws(num_rows, sampling);
   copy_rows_to_host(returned, 0, num_rows);
   cuda::synchronize(stream_);
   StepLogits step;
-  step.draws.assign(results, results + num_draws);
+  if (num_draws > 0) {
+    const auto* results = static_cast<const cuda::DrawResult*>(draw_buffers_.host_results.raw());
+    step.draws.assign(results, results + num_draws);
+  }
   // Rows whose draw the kernel left to the host come back too (rare: see cuda::sample_rows).
   std::vector<int32_t> left;
   for (const cuda::DrawResult& result : step.draws) {

@@ -96,11 +96,14 @@ class Qwen3CudaForward {
     Tensor device;         // bf16 [capacity, V] on the device
     Tensor host;           // pinned bf16 [capacity, V]: the rows returned, packed in order
   };
-  // The draws of a step and their results, as raw bytes (cuda::DrawParams, cuda::DrawResult).
+  // The draws of a step, their edits and their results, as raw bytes (cuda::DrawParams,
+  // cuda::LogitEdit, cuda::DrawResult).
   struct DrawBuffers {
-    int64_t capacity = 0;  // draws
+    int64_t capacity = 0;       // draws
+    int64_t edit_capacity = 0;  // edits
     Tensor host_params, device_params;    // pinned / device
     Tensor host_results, device_results;  // pinned / device
+    Tensor host_edits, device_edits;      // pinned / device
   };
 
   // Packs the batch into `staging` (growing it if needed; `graph_rows` > 0 lays it out for a
@@ -116,7 +119,9 @@ class Qwen3CudaForward {
   bool can_use_graph(const BatchView& batch) const;
   // After a step was issued: its draws on the GPU, then the rows the host needs.
   StepLogits sample_and_collect(int64_t num_rows, const StepSampling& sampling);
-  void ensure_draw_buffers(int64_t num_draws);
+  void ensure_draw_buffers(int64_t num_draws, int64_t num_edits);
+  // Issues the copies of the step's draws and edits to the device and the sampling kernel.
+  void issue_draws(int64_t num_rows, const StepSampling& sampling);
   void copy_rows_to_host(const std::vector<int32_t>& rows, int64_t first_slot, int64_t num_rows);
   Tensor logits_to_f32(int64_t num_rows);
   void ensure_scratch(int64_t num_tokens);

@@ -16,9 +16,11 @@ namespace hanlin::model {
 using TokenDraw = cuda::DrawParams;
 using DrawResult = cuda::DrawResult;
 using DrawStatus = cuda::DrawStatus;
+using LogitEdit = cuda::LogitEdit;
 
 struct StepSampling {
   std::vector<TokenDraw> draws;
+  std::vector<LogitEdit> edits;  // the draws' processing: each draw's edit range indexes it
   // Per logits row: 1 when the caller wants it on the host. Empty: every row.
   std::vector<uint8_t> host_rows;
 };

@@ -5,6 +5,14 @@
 // CDF all become scans over the 65,536 counts; only the last step, which token of the chosen
 // value, looks at the row again (the j-th occurrence by id).
 //
+// Processing (bias, penalties, bans) changes the tokens its edits name, and a changed logit is
+// an f32 value: bf16 again when it lands on the grid (a ban, a presence penalty of 0.5 on a
+// logit of 3), otherwise between two bf16 values (most of what a repetition penalty of 1.05
+// touches). Edited tokens leave the row's own count; those on the grid join the histogram under
+// their new value, the others are kept apart, sorted in draw order, and walked with the key
+// they fall within. Every step above then walks "items": a key's run of equal bf16 values, or
+// one off-grid token.
+//
 // The weights are the host sampler's, in double: exp((logit − max) / temperature) per value.
 // Sums run in a different order than on the host, so a draw can differ from the host's only
 // when u lands within rounding (≈ 1e-16 relative) of a boundary between two tokens.
@@ -52,7 +60,34 @@ __device__ float key_value(uint32_t key) {
   return __uint_as_float(bits << 16);
 }
 
+__device__ float bf16_value(uint32_t bits) { return __uint_as_float(bits << 16); }
+
+// The same order over f32 values. A bf16 value's key is the high half of its f32 key, so an
+// off-grid value falls within the bf16 key it shares the high half with: above that key's value
+// when positive, below it when negative.
+__device__ uint32_t order_key32(float value) {
+  uint32_t bits = __float_as_uint(value);
+  if (bits == 0x80000000u) bits = 0;
+  return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+}
+
+__device__ float key32_value(uint32_t key) {
+  return __uint_as_float((key & 0x80000000u) ? (key & 0x7fffffffu) : ~key);
+}
+
+__device__ bool on_bf16_grid(float value) { return (__float_as_uint(value) & 0xffff) == 0; }
+
 constexpr uint32_t kNegativeInfinityKey = 0x007f;  // order_key(0xff80)
+
+// A token in draw order, packed so that a larger number comes first: value, then lower id.
+__device__ unsigned long long draw_rank(float value, int64_t id) {
+  return static_cast<unsigned long long>(order_key32(value)) << 32 | (0xffffffffu - static_cast<uint32_t>(id));
+}
+__device__ float ranked_value(unsigned long long rank) { return key32_value(static_cast<uint32_t>(rank >> 32)); }
+__device__ int32_t ranked_id(unsigned long long rank) {
+  return static_cast<int32_t>(0xffffffffu - static_cast<uint32_t>(rank));
+}
+__device__ uint32_t ranked_key(unsigned long long rank) { return static_cast<uint32_t>(rank >> 48); }
 
 // Calls f(id, bits) for the row's logits this thread takes, with 16-byte loads where aligned.
 template <class F>
@@ -75,13 +110,88 @@ __device__ void for_each_logit(const uint16_t* row, int64_t vocab, F f) {
   for (int64_t i = scalar_from + threadIdx.x; i < vocab; i += blockDim.x) f(i, row[i]);
 }
 
-// ---- Block-wide reductions and scans (kThreads threads; every thread must call) ----
+// ---- Processing: the host sampler's steps on one logit, with its roundings ----
+
+__device__ float edited_logit(float logit, const LogitEdit& edit, const DrawParams& draw) {
+  if (edit.flags & kEditBan) return -INFINITY;
+  float value = logit;
+  if (edit.flags & kEditBias) value = __fadd_rn(value, edit.bias);
+  if (edit.flags & kEditRepetition) {
+    const double x = value;
+    value = __double2float_rn(x > 0 ? __ddiv_rn(x, draw.repetition_penalty) : __dmul_rn(x, draw.repetition_penalty));
+  }
+  if (edit.output_count > 0) {
+    const double penalty =
+        __dadd_rn(__dmul_rn(draw.frequency_penalty, static_cast<double>(edit.output_count)), draw.presence_penalty);
+    value = __fsub_rn(value, __double2float_rn(penalty));
+  }
+  return value;
+}
+
+// Calls f(id, processed logit) for each of the draw's edits this thread takes.
+template <class F>
+__device__ void for_each_edit(const LogitEdit* edits, const DrawParams& draw, const uint16_t* row, F f) {
+  for (int e = threadIdx.x; e < draw.num_edits; e += kThreads) {
+    const LogitEdit edit = edits[draw.first_edit + e];
+    f(edit.id, edited_logit(bf16_value(row[edit.id]), edit, draw));
+  }
+}
+
+__device__ bool is_marked(const uint32_t* bits, int64_t id) { return (bits[id >> 5] >> (id & 31)) & 1; }
+
+// Sets the bit of every token the draw's edits name; false (for every thread) when one names a
+// token outside the row.
+__device__ bool mark_edited(const LogitEdit* edits, const DrawParams& draw, int64_t vocab, uint32_t* marked,
+                            int words) {
+  for (int w = threadIdx.x; w < words; w += kThreads) marked[w] = 0;
+  __syncthreads();
+  bool outside = false;
+  for (int e = threadIdx.x; e < draw.num_edits; e += kThreads) {
+    const int32_t id = edits[draw.first_edit + e].id;
+    if (id < 0 || id >= vocab) {
+      outside = true;
+    } else {
+      atomicOr(marked + (id >> 5), 1u << (id & 31));
+    }
+  }
+  return !__syncthreads_or(outside);
+}
+
+// ---- Block-wide reductions, scans and sorts (kThreads threads; every thread must call) ----
+
+// A run of equal values in draw order: a key's bf16 tokens (count of them), or one off-grid
+// token (its index in the sorted off-grid list).
+struct Item {
+  uint32_t key;
+  float value;
+  uint32_t count;
+  int32_t off_grid;  // -1: the key's bf16 run
+};
+struct Located {
+  Item item;
+  uint32_t index;  // the position's place within the item
+};
+struct Cut {
+  uint32_t position;
+  double mass_before;
+};
+struct Pick {
+  uint32_t key;
+  uint32_t index;
+  int32_t off_grid;
+};
 
 struct Scratch {
   double doubles[kWarps + 1];
   uint32_t counts[kWarps + 1];
   unsigned long long packed[kWarps];
   int index;
+  int num_off_grid;
+  union {
+    Located located;
+    Cut cut;
+    Pick pick;
+  } result;
 };
 
 template <class T>
@@ -148,76 +258,177 @@ __device__ int block_min(int value, Scratch& scratch) {
   return value;
 }
 
+// `value` as the first thread that found one has it, in every thread; false when none found one.
+template <class T>
+__device__ bool first_found(bool found, T& value, T& shared, Scratch& scratch) {
+  const int winner = block_min(found ? static_cast<int>(threadIdx.x) : INT_MAX, scratch);
+  if (winner == INT_MAX) return false;
+  if (static_cast<int>(threadIdx.x) == winner) shared = value;
+  __syncthreads();
+  value = shared;
+  __syncthreads();
+  return true;
+}
+
+// Sorts keys[0, count) descending (bitonic, padded with zeros to a power of two; the array must
+// hold the padded size).
+__device__ void sort_descending(unsigned long long* keys, int count) {
+  if (count <= 1) return;  // (the array may have no room at all then)
+  int size = 1;
+  while (size < count) size *= 2;
+  for (int i = count + static_cast<int>(threadIdx.x); i < size; i += kThreads) keys[i] = 0;
+  __syncthreads();
+  for (int k = 2; k <= size; k *= 2) {
+    for (int j = k / 2; j > 0; j /= 2) {
+      for (int i = threadIdx.x; i < size; i += kThreads) {
+        const int partner = i ^ j;
+        if (partner <= i) continue;
+        const unsigned long long a = keys[i];
+        const unsigned long long b = keys[partner];
+        if ((i & k) == 0 ? a < b : a > b) {
+          keys[i] = b;
+          keys[partner] = a;
+        }
+      }
+      __syncthreads();
+    }
+  }
+}
+
 // ---- The histogram: 16-bit counts, key 2w in word w's low half, key 2w + 1 in its high half ----
 
 __device__ uint32_t key_count(const uint32_t* histogram, uint32_t key) {
   return (histogram[key >> 1] >> ((key & 1) * 16)) & 0xffff;
 }
 
+__device__ void count_key(uint32_t* histogram, uint32_t key) { atomicAdd(histogram + (key >> 1), 1u << ((key & 1) * 16)); }
+
 // Thread t owns kKeysPerThread keys, walked in draw order (descending) from this one.
 __device__ uint32_t first_owned_key() { return kNumKeys - 1 - threadIdx.x * kKeysPerThread; }
 
+// The first index of `ranks` (sorted descending) whose key is at or below `key`.
+__device__ int first_at_or_below(const unsigned long long* ranks, int count, uint32_t key) {
+  int low = 0;
+  int high = count;
+  while (low < high) {
+    const int middle = (low + high) / 2;
+    if (ranked_key(ranks[middle]) > key) {
+      low = middle + 1;
+    } else {
+      high = middle;
+    }
+  }
+  return low;
+}
+
+// ---- Shared memory of a block ----
+
+struct Layout {
+  int bitmap_words;       // per bitmap: one bit per token
+  int off_grid_capacity;  // a power of two (0 when the launch has no edits)
+};
+
+struct Shared {
+  uint32_t* histogram;           // kNumKeys / 2 words
+  uint32_t* edited;              // bitmap: the tokens the draw's edits name
+  uint32_t* matching;            // bitmap: edited tokens whose processed value has the chosen key
+  unsigned long long* off_grid;  // draw ranks of off-grid processed logits
+};
+
+__device__ Shared carve(uint32_t* memory, const Layout& layout) {
+  Shared shared;
+  shared.histogram = memory;
+  shared.edited = memory + kNumKeys / 2;
+  shared.matching = shared.edited + layout.bitmap_words;
+  shared.off_grid = reinterpret_cast<unsigned long long*>(shared.matching + layout.bitmap_words);
+  return shared;
+}
+
 // ---- Greedy: the first id of the largest logit ----
 
-__device__ DrawResult greedy_draw(const uint16_t* row, int64_t vocab, Scratch& scratch) {
-  unsigned long long best = 0;  // key << 32 | (UINT32_MAX − id): larger is earlier in draw order
+__device__ DrawResult greedy_draw(const uint16_t* row, int64_t vocab, const DrawParams& draw, const LogitEdit* edits,
+                                  const uint32_t* edited, Scratch& scratch) {
+  unsigned long long best = 0;
   bool nan = false;
+  const auto consider = [&](int64_t id, float value) {
+    nan |= isnan(value);
+    const unsigned long long rank = draw_rank(value, id);
+    best = rank > best ? rank : best;
+  };
   for_each_logit(row, vocab, [&](int64_t id, uint32_t bits) {
-    nan |= is_nan_bits(bits);
-    const unsigned long long packed =
-        static_cast<unsigned long long>(order_key(bits)) << 32 | (0xffffffffu - static_cast<uint32_t>(id));
-    best = packed > best ? packed : best;
+    if (edited == nullptr || !is_marked(edited, id)) consider(id, bf16_value(bits));
   });
+  if (edited != nullptr) for_each_edit(edits, draw, row, consider);
   if (__syncthreads_or(nan)) return {-1, DrawStatus::kNaN};
   best = block_max(best, scratch);
-  if (!isfinite(key_value(static_cast<uint32_t>(best >> 32)))) return {-1, DrawStatus::kNoFinite};
-  return {static_cast<int32_t>(0xffffffffu - static_cast<uint32_t>(best)), DrawStatus::kDrawn};
+  if (!isfinite(ranked_value(best))) return {-1, DrawStatus::kNoFinite};
+  return {ranked_id(best), DrawStatus::kDrawn};
 }
 
 // ---- Sampling ----
 
-// The walk's state over the kept prefix of draw order, as each thread sees its own keys.
+// The walk over draw order as each thread sees its own keys, from the pool's first item on.
 struct Walk {
   const uint32_t* histogram;
-  uint32_t pool_min_key;  // keys at or above it form the pool (the finite tokens, or the top-k)
+  const unsigned long long* off_grid;  // sorted: draw order
+  int off_grid_begin, off_grid_end;    // this thread's: those within its keys
+  float pool_min;                      // items at or above it form the pool (the finite tokens, or the top-k)
   double max_logit;
   double temperature;
 
-  __device__ double weight(uint32_t key) const {
-    return exp((static_cast<double>(key_value(key)) - max_logit) / temperature);
-  }
-  __device__ uint32_t pool_count(uint32_t key) const {
-    return key >= pool_min_key ? key_count(histogram, key) : 0;
-  }
+  __device__ double weight(float value) const { return exp((static_cast<double>(value) - max_logit) / temperature); }
 };
 
-// The key holding draw-order position `position` (< the counts' total), given each thread's
-// count over its keys and the counts before them.
-__device__ uint32_t key_at(const uint32_t* histogram, uint32_t position, uint32_t before, uint32_t owned,
-                          Scratch& scratch) {
-  if (position >= before && position < before + owned) {
-    uint32_t seen = before;
-    for (uint32_t key = first_owned_key(); ; --key) {
-      seen += key_count(histogram, key);
-      if (seen > position) {
-        scratch.index = static_cast<int>(key);
-        break;
-      }
+// Calls f(item) for this thread's pool items in draw order until it returns true. Within a key,
+// off-grid tokens come before the key's bf16 run when positive (they are larger), after it when
+// negative.
+template <class F>
+__device__ void for_each_item(const Walk& walk, F f) {
+  int next = walk.off_grid_begin;
+  for (int i = 0; i < kKeysPerThread; ++i) {
+    const uint32_t key = first_owned_key() - i;
+    const uint32_t count = key_count(walk.histogram, key);
+    const bool positive = key & 0x8000;
+    const auto visit_run = [&] {
+      if (count == 0) return false;
+      const float value = key_value(key);
+      return value < walk.pool_min || f(Item{key, value, count, -1});
+    };
+    if (!positive && visit_run()) return;
+    for (; next < walk.off_grid_end && ranked_key(walk.off_grid[next]) == key; ++next) {
+      const float value = ranked_value(walk.off_grid[next]);
+      if (value < walk.pool_min || f(Item{key, value, 1, next})) return;
     }
+    if (positive && visit_run()) return;
+  }
+}
+
+// The item holding pool position `position` (< the pool's size), given each thread's count of
+// pool tokens and the count before them.
+__device__ Located item_at(const Walk& walk, uint32_t position, uint32_t before, uint32_t owned, Scratch& scratch) {
+  const bool mine = position >= before && position < before + owned;
+  Located located{};
+  if (mine) {
+    uint32_t seen = before;
+    for_each_item(walk, [&](const Item& item) {
+      if (position < seen + item.count) {
+        located = {item, position - seen};
+        return true;
+      }
+      seen += item.count;
+      return false;
+    });
+    scratch.result.located = located;
   }
   __syncthreads();
-  const auto key = static_cast<uint32_t>(scratch.index);
+  located = scratch.result.located;
   __syncthreads();
-  return key;
+  return located;
 }
 
 // Where top-p or min-p first removes a token: its position and the mass before it; or, when
 // neither removes any, the pool's size and mass. The host's rule: position i > 0 is cut when
 // the mass before it reaches top_p × pool mass or its weight is below min_p.
-struct Cut {
-  uint32_t position;
-  double mass_before;
-};
 __device__ Cut find_cut(const Walk& walk, const DrawParams& draw, uint32_t before, double mass_before,
                         uint32_t pool_size, double pool_mass, Scratch& scratch) {
   const double top_p_mass = draw.top_p < 1.0 ? draw.top_p * pool_mass : INFINITY;
@@ -225,48 +436,36 @@ __device__ Cut find_cut(const Walk& walk, const DrawParams& draw, uint32_t befor
   Cut cut{};
   uint32_t position = before;
   double mass = mass_before;
-  for (int i = 0; i < kKeysPerThread && !found; ++i) {
-    const uint32_t key = first_owned_key() - i;
-    const uint32_t count = walk.pool_count(key);
-    if (count == 0) continue;
-    const double weight = walk.weight(key);
+  for_each_item(walk, [&](const Item& item) {
+    const double weight = walk.weight(item.value);
     if (position > 0 && weight < draw.min_p) {
       found = true;
       cut = {position, mass};
-      break;
+      return true;
     }
     // The first j (j ≥ 1 at position 0) with mass + j·weight ≥ top_p_mass, if inside this run.
     const uint32_t first_j = position == 0 ? 1 : 0;
-    if (mass + (count - 1) * weight >= top_p_mass && count > first_j) {
-      double guess = ceil((top_p_mass - mass) / weight);
-      auto j = static_cast<uint32_t>(fmin(fmax(guess, static_cast<double>(first_j)), static_cast<double>(count - 1)));
+    if (mass + (item.count - 1) * weight >= top_p_mass && item.count > first_j) {
+      const double guess = ceil((top_p_mass - mass) / weight);
+      auto j = static_cast<uint32_t>(
+          fmin(fmax(guess, static_cast<double>(first_j)), static_cast<double>(item.count - 1)));
       while (j > first_j && mass + (j - 1) * weight >= top_p_mass) --j;
-      while (j < count - 1 && mass + j * weight < top_p_mass) ++j;
+      while (j < item.count - 1 && mass + j * weight < top_p_mass) ++j;
       found = true;
       cut = {position + j, mass + j * weight};
-      break;
+      return true;
     }
-    position += count;
-    mass += count * weight;
-  }
-  const int winner = block_min(found ? static_cast<int>(threadIdx.x) : INT_MAX, scratch);
-  if (winner == INT_MAX) return {pool_size, pool_mass};
-  if (static_cast<int>(threadIdx.x) == winner) {
-    scratch.counts[0] = cut.position;
-    scratch.doubles[0] = cut.mass_before;
-  }
-  __syncthreads();
-  cut = {scratch.counts[0], scratch.doubles[0]};
-  __syncthreads();
+    position += item.count;
+    mass += item.count * weight;
+    return false;
+  });
+  if (!first_found(found, cut, scratch.result.cut, scratch)) return {pool_size, pool_mass};
   return cut;
 }
 
 // The draw: the first kept position whose mass through it exceeds u × kept mass, as (key, index
-// among that key's tokens); the last kept position when rounding carries the target past all.
-struct Pick {
-  uint32_t key;
-  uint32_t index;
-};
+// among that key's bf16 tokens) or an off-grid token; the last kept position when rounding
+// carries the target past all.
 __device__ Pick pick(const Walk& walk, const Cut& kept, double u, uint32_t before, double mass_before,
                      uint32_t owned_in_pool, Scratch& scratch) {
   const double target = u * kept.mass_before;
@@ -274,135 +473,172 @@ __device__ Pick pick(const Walk& walk, const Cut& kept, double u, uint32_t befor
   Pick picked{};
   uint32_t position = before;
   double mass = mass_before;
-  for (int i = 0; i < kKeysPerThread && position < kept.position; ++i) {
-    const uint32_t key = first_owned_key() - i;
-    uint32_t count = walk.pool_count(key);
-    if (count == 0) continue;
-    count = min(count, kept.position - position);
-    const double weight = walk.weight(key);
+  for_each_item(walk, [&](const Item& item) {
+    if (position >= kept.position) return true;
+    const uint32_t count = min(item.count, kept.position - position);
+    const double weight = walk.weight(item.value);
     if (target < mass + count * weight) {
-      double guess = floor((target - mass) / weight);
+      const double guess = floor((target - mass) / weight);
       auto j = static_cast<uint32_t>(fmin(fmax(guess, 0.0), static_cast<double>(count - 1)));
       while (j > 0 && target < mass + j * weight) --j;
       while (j < count - 1 && !(target < mass + (j + 1) * weight)) ++j;
       found = true;
-      picked = {key, j};
-      break;
+      picked = {item.key, j, item.off_grid};
+      return true;
     }
     position += count;
     mass += count * weight;
-  }
-  const int winner = block_min(found ? static_cast<int>(threadIdx.x) : INT_MAX, scratch);
-  if (winner == INT_MAX) {
-    const uint32_t last = kept.position - 1;
-    const uint32_t key = key_at(walk.histogram, last, before, owned_in_pool, scratch);
-    // The key's tokens before `last`: positions of this key start where the keys above it end.
-    uint32_t start = 0;
-    if (last >= before && last < before + owned_in_pool) {
-      start = before;
-      for (uint32_t k = first_owned_key(); k > key; --k) start += walk.pool_count(k);
-      scratch.counts[0] = last - start;
-    }
-    __syncthreads();
-    picked = {key, scratch.counts[0]};
-    __syncthreads();
-    return picked;
-  }
-  if (static_cast<int>(threadIdx.x) == winner) {
-    scratch.counts[0] = picked.key;
-    scratch.counts[1] = picked.index;
-  }
-  __syncthreads();
-  picked = {scratch.counts[0], scratch.counts[1]};
-  __syncthreads();
-  return picked;
+    return false;
+  });
+  if (first_found(found, picked, scratch.result.pick, scratch)) return picked;
+  const Located last = item_at(walk, kept.position - 1, before, owned_in_pool, scratch);
+  return {last.item.key, last.index, last.item.off_grid};
 }
 
-// The id of the `index`-th token (by id) whose logit has `key`. Warp w takes the w-th stretch of
-// the row and reads it coalesced; the warp whose stretch holds the token finds it with ballots.
-__device__ int32_t nth_token_with_key(const uint16_t* row, int64_t vocab, uint32_t key, uint32_t index,
+// The id of the `index`-th token (by id) for which matches(id, bits) holds. Warp w takes the
+// w-th stretch of the row and reads it coalesced; the warp whose stretch holds the token finds it
+// with ballots.
+template <class Matches>
+__device__ int32_t nth_matching_token(const uint16_t* row, int64_t vocab, uint32_t index, Matches matches,
                                       Scratch& scratch) {
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
   const int64_t stretch = (vocab + kWarps * 32 - 1) / (kWarps * 32) * 32;
   const int64_t begin = std::min<int64_t>(vocab, warp * stretch);
   const int64_t end = std::min<int64_t>(vocab, begin + stretch);
-  uint32_t matches = 0;
-  for (int64_t i = begin + lane; i < end; i += 32) matches += order_key(row[i]) == key;
+  uint32_t count = 0;
+  for (int64_t i = begin + lane; i < end; i += 32) count += matches(i, row[i]);
   // Only lane 0's count enters the scan, so the prefix is over warps.
-  matches = __reduce_add_sync(kFullMask, matches);
+  count = __reduce_add_sync(kFullMask, count);
   uint32_t total = 0;
-  const uint32_t before = block_exclusive_scan(lane == 0 ? matches : 0u, scratch.counts, total);
+  const uint32_t before = block_exclusive_scan(lane == 0 ? count : 0u, scratch.counts, total);
   const uint32_t warp_before = __shfl_sync(kFullMask, before, 0);
-  if (index >= warp_before && index < warp_before + matches) {
+  if (index >= warp_before && index < warp_before + count) {
     uint32_t seen = warp_before;
     for (int64_t base = begin; base < end; base += 32) {
       const int64_t i = base + lane;
-      const unsigned hits = __ballot_sync(kFullMask, i < end && order_key(row[i]) == key);
-      const auto count = static_cast<uint32_t>(__popc(hits));
-      if (index < seen + count) {
+      const unsigned hits = __ballot_sync(kFullMask, i < end && matches(i, row[i]));
+      const auto hit_count = static_cast<uint32_t>(__popc(hits));
+      if (index < seen + hit_count) {
         unsigned remaining = hits;
         for (uint32_t skip = index - seen; skip > 0; --skip) remaining &= remaining - 1;  // drop lowest set bits
         if (lane == 0) scratch.index = static_cast<int>(base + __ffs(remaining) - 1);
         break;
       }
-      seen += count;
+      seen += hit_count;
     }
   }
   __syncthreads();
   return scratch.index;
 }
 
-__device__ DrawResult sampled_draw(const uint16_t* row, int64_t vocab, const DrawParams& draw, uint32_t* histogram,
-                                   Scratch& scratch) {
-  for (int w = threadIdx.x; w < kNumKeys / 2; w += kThreads) histogram[w] = 0;
+// The token of a pick: an off-grid one directly; else the index-th by id among those whose
+// processed logit has the picked key (an edited token by its processed value, found through the
+// `matching` bitmap).
+__device__ int32_t picked_token(const uint16_t* row, int64_t vocab, const DrawParams& draw, const LogitEdit* edits,
+                                const Shared& shared, const Pick& picked, Scratch& scratch) {
+  if (picked.off_grid >= 0) return ranked_id(shared.off_grid[picked.off_grid]);
+  if (draw.num_edits == 0) {
+    return nth_matching_token(
+        row, vocab, picked.index, [&](int64_t, uint32_t bits) { return order_key(bits) == picked.key; }, scratch);
+  }
+  for (int64_t w = threadIdx.x; w < (vocab + 31) / 32; w += kThreads) shared.matching[w] = 0;
   __syncthreads();
-  // Masked tokens (-inf) are counted apart: they are never drawn, and a row may hold many.
+  for_each_edit(edits, draw, row, [&](int32_t id, float value) {
+    if (on_bf16_grid(value) && order_key(__float_as_uint(value) >> 16) == picked.key) {
+      atomicOr(shared.matching + (id >> 5), 1u << (id & 31));
+    }
+  });
+  __syncthreads();
+  return nth_matching_token(
+      row, vocab, picked.index,
+      [&](int64_t id, uint32_t bits) {
+        return is_marked(shared.edited, id) ? is_marked(shared.matching, id) : order_key(bits) == picked.key;
+      },
+      scratch);
+}
+
+// Counts the row's processed logits: NaN flagged, -inf counted in `masked`, bf16 values in the
+// histogram, off-grid ones listed (up to capacity; scratch.num_off_grid counts them all).
+// Returns whether any is NaN, for every thread.
+__device__ bool count_logits(const uint16_t* row, int64_t vocab, const DrawParams& draw, const LogitEdit* edits,
+                             const Shared& shared, int off_grid_capacity, uint32_t& masked, Scratch& scratch) {
   bool nan = false;
-  uint32_t masked = 0;
-  for_each_logit(row, vocab, [&](int64_t, uint32_t bits) {
+  masked = 0;
+  const bool any_edits = draw.num_edits > 0;
+  for_each_logit(row, vocab, [&](int64_t id, uint32_t bits) {
+    if (any_edits && is_marked(shared.edited, id)) return;
     nan |= is_nan_bits(bits);
     const uint32_t key = order_key(bits);
     if (key == kNegativeInfinityKey) {
       ++masked;
     } else {
-      atomicAdd(histogram + (key >> 1), 1u << ((key & 1) * 16));
+      count_key(shared.histogram, key);
     }
   });
-  if (__syncthreads_or(nan)) return {-1, DrawStatus::kNaN};
+  if (any_edits) {
+    for_each_edit(edits, draw, row, [&](int32_t id, float value) {
+      if (isnan(value)) {
+        nan = true;
+      } else if (value == -INFINITY) {
+        ++masked;
+      } else if (on_bf16_grid(value)) {
+        count_key(shared.histogram, order_key(__float_as_uint(value) >> 16));
+      } else {
+        const int slot = atomicAdd(&scratch.num_off_grid, 1);
+        if (slot < off_grid_capacity) shared.off_grid[slot] = draw_rank(value, id);
+      }
+    });
+  }
+  return __syncthreads_or(nan);
+}
+
+__device__ DrawResult sampled_draw(const uint16_t* row, int64_t vocab, const DrawParams& draw, const LogitEdit* edits,
+                                   const Shared& shared, const Layout& layout, Scratch& scratch) {
+  for (int w = threadIdx.x; w < kNumKeys / 2; w += kThreads) shared.histogram[w] = 0;
+  if (threadIdx.x == 0) scratch.num_off_grid = 0;
+  __syncthreads();
+  uint32_t masked = 0;
+  if (count_logits(row, vocab, draw, edits, shared, layout.off_grid_capacity, masked, scratch)) {
+    return {-1, DrawStatus::kNaN};
+  }
+  const int num_off_grid = scratch.num_off_grid;
+  if (num_off_grid > layout.off_grid_capacity) return {-1, DrawStatus::kLeftToHost};
+  sort_descending(shared.off_grid, num_off_grid);
   uint32_t num_masked = 0;
   block_exclusive_scan(masked, scratch.counts, num_masked);
 
-  // Every key's count, the largest key present, the finite tokens.
+  Walk walk{shared.histogram, shared.off_grid, 0, 0, -INFINITY, 0, draw.temperature};
+  const uint32_t lowest_key = first_owned_key() + 1 - kKeysPerThread;
+  walk.off_grid_begin = first_at_or_below(shared.off_grid, num_off_grid, first_owned_key());
+  walk.off_grid_end = lowest_key == 0 ? num_off_grid : first_at_or_below(shared.off_grid, num_off_grid, lowest_key - 1);
+
+  // Every token's item, the largest value, the finite tokens.
   uint32_t owned = 0;
-  int first_present = INT_MAX;  // draw-order index of this thread's first present key
-  for (int i = 0; i < kKeysPerThread; ++i) {
-    const uint32_t count = key_count(histogram, first_owned_key() - i);
-    owned += count;
-    if (count > 0 && first_present == INT_MAX) first_present = static_cast<int>(threadIdx.x) * kKeysPerThread + i;
-  }
+  unsigned long long first = 0;  // draw rank of this thread's first item
+  for_each_item(walk, [&](const Item& item) {
+    if (owned == 0) first = draw_rank(item.value, 0);
+    owned += item.count;
+    return false;
+  });
   uint32_t num_finite = 0;  // every token but the masked ones (a +inf one makes the row fail below)
   const uint32_t before = block_exclusive_scan(owned, scratch.counts, num_finite);
   if (num_finite + num_masked != static_cast<uint32_t>(vocab)) return {-1, DrawStatus::kLeftToHost};
   if (num_finite == 0) return {-1, DrawStatus::kNoFinite};
-  const uint32_t max_key = kNumKeys - 1 - block_min(first_present, scratch);
-  const float max_logit = key_value(max_key);
-  if (!isfinite(max_logit)) return {-1, DrawStatus::kNoFinite};
+  walk.max_logit = ranked_value(block_max(first, scratch));
+  if (!isfinite(walk.max_logit)) return {-1, DrawStatus::kNoFinite};
 
   // The pool: the finite tokens, or the top-k with the k-th's ties.
-  Walk walk{histogram, kNegativeInfinityKey + 1, max_logit, draw.temperature};
   if (draw.top_k > 0 && static_cast<uint32_t>(draw.top_k) < num_finite) {
-    walk.pool_min_key = key_at(histogram, static_cast<uint32_t>(draw.top_k) - 1, before, owned, scratch);
+    walk.pool_min = item_at(walk, static_cast<uint32_t>(draw.top_k) - 1, before, owned, scratch).item.value;
   }
   uint32_t owned_in_pool = 0;
   double owned_mass = 0;
-  for (int i = 0; i < kKeysPerThread; ++i) {
-    const uint32_t key = first_owned_key() - i;
-    const uint32_t count = walk.pool_count(key);
-    if (count == 0) continue;
-    owned_in_pool += count;
-    owned_mass += count * walk.weight(key);
-  }
+  for_each_item(walk, [&](const Item& item) {
+    owned_in_pool += item.count;
+    owned_mass += item.count * walk.weight(item.value);
+    return false;
+  });
   uint32_t pool_size = 0;
   double pool_mass = 0;
   const uint32_t pool_before = block_exclusive_scan(owned_in_pool, scratch.counts, pool_size);
@@ -410,38 +646,85 @@ __device__ DrawResult sampled_draw(const uint16_t* row, int64_t vocab, const Dra
 
   const Cut kept = find_cut(walk, draw, pool_before, mass_before, pool_size, pool_mass, scratch);
   const Pick picked = pick(walk, kept, draw.u, pool_before, mass_before, owned_in_pool, scratch);
-  return {nth_token_with_key(row, vocab, picked.key, picked.index, scratch), DrawStatus::kDrawn};
+  return {picked_token(row, vocab, draw, edits, shared, picked, scratch), DrawStatus::kDrawn};
 }
 
-__global__ void __launch_bounds__(kThreads, 1)
-    sample_kernel(DrawResult* results, const DrawParams* draws, const __nv_bfloat16* logits, int64_t vocab) {
-  extern __shared__ uint32_t histogram[];
+struct SampleArgs {
+  DrawResult* results;
+  const DrawParams* draws;
+  const LogitEdit* edits;
+  int64_t num_edits;
+  const uint16_t* logits;
+  int64_t vocab;
+  Layout layout;
+};
+
+// Whether the draw's edit range lies within the launch's edits (and the launch made room for them).
+__device__ bool edits_in_range(const DrawParams& draw, const SampleArgs& args) {
+  return args.layout.bitmap_words > 0 && draw.first_edit >= 0 && draw.num_edits <= args.num_edits - draw.first_edit;
+}
+
+__global__ void __launch_bounds__(kThreads, 1) sample_kernel(SampleArgs args) {
+  extern __shared__ uint32_t memory[];
   __shared__ Scratch scratch;
-  const DrawParams draw = draws[blockIdx.x];
-  const auto* row = reinterpret_cast<const uint16_t*>(logits) + static_cast<int64_t>(draw.row) * vocab;
-  const DrawResult result =
-      draw.temperature == 0.0 ? greedy_draw(row, vocab, scratch) : sampled_draw(row, vocab, draw, histogram, scratch);
-  if (threadIdx.x == 0) results[blockIdx.x] = result;
+  const DrawParams draw = args.draws[blockIdx.x];
+  const uint16_t* row = args.logits + static_cast<int64_t>(draw.row) * args.vocab;
+  const Shared shared = carve(memory, args.layout);
+  DrawResult result{-1, DrawStatus::kLeftToHost};
+  if (draw.num_edits == 0 ||
+      (edits_in_range(draw, args) && mark_edited(args.edits, draw, args.vocab, shared.edited, args.layout.bitmap_words))) {
+    result = draw.temperature == 0.0
+                 ? greedy_draw(row, args.vocab, draw, args.edits, draw.num_edits > 0 ? shared.edited : nullptr, scratch)
+                 : sampled_draw(row, args.vocab, draw, args.edits, shared, args.layout, scratch);
+  }
+  if (threadIdx.x == 0) args.results[blockIdx.x] = result;
+}
+
+// The largest dynamic shared memory a block of sample_kernel may have on this device.
+size_t max_dynamic_shared_bytes() {
+  static const size_t bytes = [] {
+    int device = 0;
+    int optin = 0;
+    CUDA_CHECK(cudaGetDevice(&device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    cudaFuncAttributes attributes{};
+    CUDA_CHECK(cudaFuncGetAttributes(&attributes, sample_kernel));
+    const size_t available = static_cast<size_t>(optin) - attributes.sharedSizeBytes;
+    CUDA_CHECK(cudaFuncSetAttribute(sample_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    static_cast<int>(available)));
+    return available;
+  }();
+  return bytes;
 }
 
 }  // namespace
 
-void sample_rows(DrawResult* results, const DrawParams* draws, int64_t num_draws, const Tensor& logits,
-                 Stream stream) {
+void sample_rows(DrawResult* results, const DrawParams* draws, int64_t num_draws, const LogitEdit* edits,
+                 int64_t num_edits, const Tensor& logits, Stream stream) {
   check_device_tensor("sample_rows", "logits", logits, DType::kBF16);
   check_rank("sample_rows", "logits", logits, 2);
-  if (logits.dim(1) <= 0 || logits.dim(1) >= INT32_MAX) {
-    fail_check("sample_rows", "the vocabulary of " + std::to_string(logits.dim(1)) + " is out of range");
+  const int64_t vocab = logits.dim(1);
+  if (vocab <= 0 || vocab >= INT32_MAX) {
+    fail_check("sample_rows", "the vocabulary of " + std::to_string(vocab) + " is out of range");
   }
+  if (num_edits > 0 && edits == nullptr) fail_check("sample_rows", "edits are counted but not given");
   if (num_draws <= 0) return;
-  static const bool configured = [] {
-    CUDA_CHECK(cudaFuncSetAttribute(sample_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    static_cast<int>(kHistogramBytes)));
-    return true;
-  }();
-  (void)configured;
-  sample_kernel<<<static_cast<unsigned>(num_draws), kThreads, kHistogramBytes, static_cast<cudaStream_t>(stream)>>>(
-      results, draws, static_cast<const __nv_bfloat16*>(logits.raw()), logits.dim(1));
+  const size_t available = max_dynamic_shared_bytes();
+  SampleArgs args{results, draws, edits, num_edits, static_cast<const uint16_t*>(logits.raw()), vocab, {}};
+  size_t shared_bytes = kHistogramBytes;
+  if (num_edits > 0) {
+    // Bitmaps rounded to an even count of words keep the off-grid list 8-byte aligned.
+    args.layout.bitmap_words = static_cast<int>((vocab + 63) / 64 * 2);
+    shared_bytes += 2 * static_cast<size_t>(args.layout.bitmap_words) * sizeof(uint32_t);
+    if (shared_bytes > available) {
+      fail_check("sample_rows", "a vocabulary of " + std::to_string(vocab) + " is too large to process on the GPU");
+    }
+    int capacity = static_cast<int>(kMaxOffGridLogits);
+    while (capacity > 0 && shared_bytes + capacity * sizeof(unsigned long long) > available) capacity /= 2;
+    args.layout.off_grid_capacity = capacity;
+    shared_bytes += capacity * sizeof(unsigned long long);
+  }
+  sample_kernel<<<static_cast<unsigned>(num_draws), kThreads, shared_bytes, static_cast<cudaStream_t>(stream)>>>(args);
   CUDA_CHECK_LAUNCH();
 }
 

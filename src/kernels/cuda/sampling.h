@@ -1,8 +1,13 @@
 // Sampling on the GPU: a token drawn from a bf16 logits row where it lies, so a step copies
-// token ids back instead of logits rows. The draw is the host sampler's (engine/sampler.h) for
-// a row that needs no processing (no bias, penalty or ban): greedy, or temperature, then top-k
-// (ties with the k-th kept), top-p over the top-k mass, min-p, and the inverse CDF of the
-// uniform `u` over the kept tokens in draw order (most likely first, ties by lower id).
+// token ids back instead of logits rows. The draw is the host sampler's (engine/sampler.h): the
+// row's processing (logit bias, repetition penalty, presence and frequency penalties, banned
+// tokens), then greedy, or temperature, then top-k (ties with the k-th kept), top-p over the
+// top-k mass, min-p, and the inverse CDF of the uniform `u` over the kept tokens in draw order
+// (most likely first, ties by lower id). Only logprobs are left to the host.
+//
+// Processing arrives as edits: one per token it touches, computed by the host from the request
+// (engine::append_logit_edits). The kernel applies them with the host's float and double
+// operations, in the host's order, so the processed row is the host's bit for bit.
 //
 // Compiled only when the build has CUDA (HANLIN_CUDA); this header needs no CUDA headers.
 #pragma once
@@ -14,7 +19,8 @@
 
 namespace hanlin::cuda {
 
-// One draw: which row, the parameters, the uniform. Plain data, copied to the device as is.
+// One draw: which row, its processing, the parameters, the uniform. Plain data, copied to the
+// device as is.
 struct DrawParams {
   int32_t row = 0;           // row of the logits
   int32_t top_k = 0;         // <= 0: off
@@ -22,13 +28,32 @@ struct DrawParams {
   double top_p = 1;          // 1: off
   double min_p = 0;          // 0: off
   double u = 0;              // in [0, 1)
+  int32_t first_edit = 0;    // the row's edits: edits[first_edit, first_edit + num_edits)
+  int32_t num_edits = 0;
+  double repetition_penalty = 1;
+  double presence_penalty = 0;
+  double frequency_penalty = 0;
 };
+
+// A token whose logit the row's processing changes, and what changes it. Applied in the host
+// sampler's order: + bias (kEditBias); the repetition penalty (kEditRepetition: the token is in
+// the prompt or the output); − (frequency_penalty × output_count + presence_penalty) when
+// output_count > 0; −inf (kEditBan). A row's edits name each token at most once.
+struct LogitEdit {
+  int32_t id = 0;
+  uint32_t flags = 0;
+  float bias = 0;
+  int32_t output_count = 0;
+};
+constexpr uint32_t kEditBias = 1;
+constexpr uint32_t kEditRepetition = 2;
+constexpr uint32_t kEditBan = 4;
 
 enum class DrawStatus : int32_t {
   kDrawn = 0,
   kNaN = 1,        // the row holds NaN
   kNoFinite = 2,   // no token has a finite logit (all -inf, or +inf)
-  kLeftToHost = 3,  // a logit value repeats too often for the kernel's counters: draw on the host
+  kLeftToHost = 3,  // beyond the kernel's limits (see sample_rows): draw on the host
 };
 
 struct DrawResult {
@@ -38,7 +63,15 @@ struct DrawResult {
 
 // results[i] = the draw draws[i] makes from logits [rows, vocab] bf16 (a device tensor).
 // draws and results are device arrays of num_draws entries; each row index must be in range.
-void sample_rows(DrawResult* results, const DrawParams* draws, int64_t num_draws, const Tensor& logits,
-                 Stream stream);
+// edits is a device array of num_edits entries (null when there are none) that the draws' edit
+// ranges index. A draw is left to the host (kLeftToHost) when one logit value repeats 65,536
+// times or more in its row, when its processing leaves more than kMaxOffGridLogits logits off
+// the bf16 grid, or when an edit names a token outside the row.
+void sample_rows(DrawResult* results, const DrawParams* draws, int64_t num_draws, const LogitEdit* edits,
+                 int64_t num_edits, const Tensor& logits, Stream stream);
+
+// How many processed logits of one row may fall between bf16 values (a repetition penalty
+// makes most of the tokens it touches do so) before the row is left to the host.
+constexpr int64_t kMaxOffGridLogits = 4096;
 
 }  // namespace hanlin::cuda

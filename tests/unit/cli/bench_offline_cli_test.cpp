@@ -217,6 +217,8 @@ TEST(BenchOfflineCliErrors, BadLengthsAndCounts) {
   expect_one_line_error(bench("throughput", {"--input-len", "0"}), kExitInvalidArgument,
                         "--input-len must be at least 1");
   expect_one_line_error(bench("latency", {"--peak-tflops", "0"}), kExitInvalidArgument, "--peak-tflops");
+  expect_one_line_error(bench("latency", {"--repetition-penalty", "0"}), kExitInvalidArgument,
+                        "--repetition-penalty must be a positive number");
   expect_one_line_error(bench("latency", {"--input-len", "9223372036854775807", "--batch-size", "9"}),
                         kExitInvalidArgument, "--input-len must be at most");
 }

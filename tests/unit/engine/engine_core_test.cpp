@@ -223,6 +223,43 @@ TEST_P(EngineCoreOn, SeededSamplingIsReproducibleAcrossBatchCompositions) {
   EXPECT_NE(tokens_of(run_all(*other_engine.core, {other_seed}), 0), alone);
 }
 
+// Bias, penalties and min_tokens bans are applied where the tokens are drawn, on the GPU too:
+// the same requests in the same batches must get the host sampler's tokens. (The batches, and
+// so the logits, are the same in both runs; only where the draw happens differs.)
+TEST_P(EngineCoreOn, ProcessedRequestsDrawOnTheGpuWhatTheHostSamplerDraws) {
+  if (test_device() != Device::kCuda) GTEST_SKIP() << "only a model on the GPU draws tokens where the logits are";
+  std::vector<Request> requests;
+  for (uint32_t i = 0; i < 8; ++i) {
+    Request request = seeded_request(random_prompt(20 + 9 * i, 900 + i), 40 + i);
+    SamplingParams& sampling = request.sampling;
+    const std::vector<int32_t>& prompt = request.prompt_ids;
+    if (i % 4 == 0) sampling.repetition_penalty = 1.3;
+    if (i % 4 == 1) {
+      sampling.presence_penalty = 0.7;
+      sampling.frequency_penalty = 0.4;
+    }
+    if (i % 4 == 2) sampling.logit_bias = {{prompt[0], 4.0f}, {prompt[1], -100.0f}, {prompt[2], 0.75f}};
+    if (i % 4 == 3) {
+      request.stopping.stop_token_ids = {prompt[3], prompt[4]};
+      request.stopping.min_tokens = 12;
+      sampling.repetition_penalty = 1.05;
+      sampling.frequency_penalty = -0.3;
+    }
+    if (i >= 4) sampling.temperature = 0;  // greedy: the processed row's argmax
+    requests.push_back(request);
+  }
+  EngineConfig on_device = config_with(64, 8);
+  EngineConfig on_host = on_device;
+  on_host.sample_on_device = false;
+  CoreFixture device_engine(256, on_device);
+  const std::vector<Result> drawn_on_device = run_all(*device_engine.core, requests);
+  CoreFixture host_engine(256, on_host);
+  const std::vector<Result> drawn_on_host = run_all(*host_engine.core, requests);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_EQ(tokens_of(drawn_on_device, i), tokens_of(drawn_on_host, i)) << "request " << i;
+  }
+}
+
 // Greedy text of a prompt, and the text each token added.
 struct Decoded {
   std::vector<int32_t> tokens;

@@ -11,6 +11,7 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "core/error.h"
@@ -743,6 +744,131 @@ TEST(SamplerErrors, BrokenRowsThrowInternalErrors) {
   bad_prompt.params.repetition_penalty = 1.1;
   bad_prompt.prompt_ids = {2};
   EXPECT_THROW(greedy_token(bad_prompt), Error);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The row's processing as edits for the GPU sampler (what it applies is checked against this
+// sampler on the GPU, in cuda_sampling_test)
+
+std::vector<cuda::LogitEdit> sorted_by_id(std::vector<cuda::LogitEdit> edits) {
+  std::sort(edits.begin(), edits.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return edits;
+}
+
+void expect_edit(const cuda::LogitEdit& edit, int32_t id, uint32_t flags, float bias, int32_t output_count) {
+  EXPECT_EQ(edit.id, id);
+  EXPECT_EQ(edit.flags, flags) << "id " << id;
+  EXPECT_EQ(edit.bias, bias) << "id " << id;
+  EXPECT_EQ(edit.output_count, output_count) << "id " << id;
+}
+
+TEST(SamplerEdits, ARowWithoutProcessingHasNone) {
+  Row row = greedy_row({1.0f, 2.0f, 3.0f});
+  row.prompt_ids = {0, 1};
+  row.output_ids = {2};
+  std::vector<cuda::LogitEdit> edits;
+  EXPECT_TRUE(append_logit_edits(row.input(), edits));
+  EXPECT_TRUE(edits.empty());
+}
+
+TEST(SamplerEdits, OneEditPerTouchedTokenWithEverythingThatTouchesIt) {
+  Row row = greedy_row(std::vector<float>(16, 0.0f));
+  row.params.repetition_penalty = 1.1;
+  row.params.presence_penalty = 0.5;
+  row.params.logit_bias = {{3, 2.0f}, {12, -1.5f}};
+  row.prompt_ids = {5, 5, 3};
+  row.output_ids = {7, 5, 7};
+  row.banned_ids = {9, 5};
+  std::vector<cuda::LogitEdit> edits;
+  ASSERT_TRUE(append_logit_edits(row.input(), edits));
+  const std::vector<cuda::LogitEdit> by_id = sorted_by_id(edits);
+  ASSERT_EQ(by_id.size(), 5u);
+  expect_edit(by_id[0], 3, cuda::kEditBias | cuda::kEditRepetition, 2.0f, 0);
+  expect_edit(by_id[1], 5, cuda::kEditRepetition | cuda::kEditBan, 0.0f, 1);  // the prompt does not count
+  expect_edit(by_id[2], 7, cuda::kEditRepetition, 0.0f, 2);
+  expect_edit(by_id[3], 9, cuda::kEditBan, 0.0f, 0);
+  expect_edit(by_id[4], 12, cuda::kEditBias, -1.5f, 0);
+}
+
+TEST(SamplerEdits, PenaltiesThatAreOffTouchNothing) {
+  Row row = greedy_row(std::vector<float>(8, 0.0f));
+  row.params.logit_bias = {{1, 1.0f}};  // some processing, so the row is not skipped whole
+  row.prompt_ids = {2, 3};
+  row.output_ids = {4, 4};
+  std::vector<cuda::LogitEdit> edits;
+  ASSERT_TRUE(append_logit_edits(row.input(), edits));
+  ASSERT_EQ(edits.size(), 1u);
+  expect_edit(edits[0], 1, cuda::kEditBias, 1.0f, 0);
+}
+
+TEST(SamplerEdits, RowsAppendAfterOneAnotherAndEachNamesATokenOnce) {
+  Row first = greedy_row(std::vector<float>(8, 0.0f));
+  first.params.frequency_penalty = 0.1;
+  first.output_ids = {2, 2, 6};
+  Row second = first;
+  second.output_ids = {2};
+  std::vector<cuda::LogitEdit> edits;
+  ASSERT_TRUE(append_logit_edits(first.input(), edits));
+  ASSERT_TRUE(append_logit_edits(second.input(), edits));
+  ASSERT_EQ(edits.size(), 3u);
+  const std::vector<cuda::LogitEdit> first_edits = sorted_by_id({edits.begin(), edits.begin() + 2});
+  expect_edit(first_edits[0], 2, 0, 0.0f, 2);
+  expect_edit(first_edits[1], 6, 0, 0.0f, 1);
+  expect_edit(edits[2], 2, 0, 0.0f, 1);
+}
+
+TEST(SamplerEdits, WhatEditsCannotSayIsLeftToTheHostSampler) {
+  std::vector<cuda::LogitEdit> edits(1);  // an earlier row's
+  Row biased_twice = greedy_row(std::vector<float>(8, 0.0f));
+  biased_twice.params.logit_bias = {{3, 1.0f}, {3, 2.0f}};  // the host adds both, in turn
+  EXPECT_FALSE(append_logit_edits(biased_twice.input(), edits));
+  Row negative = greedy_row(std::vector<float>(8, 0.0f));
+  negative.banned_ids = {-1};
+  EXPECT_FALSE(append_logit_edits(negative.input(), edits));
+  EXPECT_EQ(edits.size(), 1u);
+  // Nothing of theirs lingers: the next row's token 3 is only biased once.
+  Row next = greedy_row(std::vector<float>(8, 0.0f));
+  next.params.logit_bias = {{3, 4.0f}};
+  ASSERT_TRUE(append_logit_edits(next.input(), edits));
+  ASSERT_EQ(edits.size(), 2u);
+  expect_edit(edits[1], 3, cuda::kEditBias, 4.0f, 0);
+}
+
+bool same_edits(const std::vector<cuda::LogitEdit>& a, const std::vector<cuda::LogitEdit>& b) {
+  const auto key = [](const cuda::LogitEdit& e) { return std::make_tuple(e.id, e.flags, e.bias, e.output_count); };
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [&](const auto& x, const auto& y) { return key(x) == key(y); });
+}
+
+TEST(SamplerEdits, ACacheKeptOverStepsGivesWhatEachStepBuildsAfresh) {
+  Row row = greedy_row(std::vector<float>(64, 0.0f));
+  row.params.repetition_penalty = 1.2;
+  row.params.frequency_penalty = 0.3;
+  row.params.logit_bias = {{40, 1.0f}};
+  row.prompt_ids = {1, 2, 3, 2, 40};
+  LogitEditCache cache;
+  const std::vector<int32_t> generated = {5, 2, 5, 9, 63, 5, 1};
+  for (size_t step = 0; step <= generated.size(); ++step) {
+    row.output_ids.assign(generated.begin(), generated.begin() + static_cast<std::ptrdiff_t>(step));
+    row.banned_ids = step < 3 ? std::vector<int32_t>{9, 63, 9} : std::vector<int32_t>{};  // min_tokens, then not
+    std::vector<cuda::LogitEdit> cached(2);  // after an earlier row's
+    std::vector<cuda::LogitEdit> fresh(2);
+    ASSERT_TRUE(cache.append(row.input(), cached));
+    ASSERT_TRUE(append_logit_edits(row.input(), fresh));
+    EXPECT_TRUE(same_edits(cached, fresh)) << "step " << step;
+  }
+  // A fork's copy starts over with fewer outputs: the cache rebuilds.
+  row.output_ids = {7};
+  std::vector<cuda::LogitEdit> cached;
+  std::vector<cuda::LogitEdit> fresh;
+  ASSERT_TRUE(cache.append(row.input(), cached));
+  ASSERT_TRUE(append_logit_edits(row.input(), fresh));
+  EXPECT_TRUE(same_edits(cached, fresh));
+  // Each banned token once, whether cached or not.
+  row.banned_ids = {2, 2, 30, 30};
+  cached.clear();
+  ASSERT_TRUE(cache.append(row.input(), cached));
+  EXPECT_EQ(std::count_if(cached.begin(), cached.end(), [](const auto& e) { return e.id == 2; }), 1);
+  EXPECT_EQ(std::count_if(cached.begin(), cached.end(), [](const auto& e) { return e.id == 30; }), 1);
 }
 
 }  // namespace
