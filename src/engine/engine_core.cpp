@@ -155,8 +155,9 @@ bool EngineCore::forks_now(const Sequence& seq) const {
   return seq.index == 0 && request.sequences.size() == 1 && request.request.n > 1;
 }
 
-// Which of the step's tokens are drawn on the device (every draw but those asking for logprobs,
-// when the model runs on the GPU) and which logits rows come back for the host sampler.
+// Which of the step's tokens are drawn on the device (all of them when the model runs on the GPU,
+// unless edits cannot describe a row's processing) and which logits rows come back for the host
+// sampler.
 const EngineCore::StepPlan& EngineCore::plan_samples(const SchedulerOutput& step) {
   StepPlan& plan = plan_;
   plan.samples.clear();
@@ -174,7 +175,7 @@ const EngineCore::StepPlan& EngineCore::plan_samples(const SchedulerOutput& step
       SampleInput input = sample_input(seq, {});
       if (count > 1) input.sequence_index = static_cast<uint64_t>(i);  // the forks to come
       const auto first_edit = static_cast<int32_t>(plan.sampling.edits.size());
-      if (!on_device || !draws_on_device(input) || !seq.logit_edits.append(input, plan.sampling.edits)) {
+      if (!on_device || !seq.logit_edits.append(input, plan.sampling.edits)) {
         plan.samples.push_back({row, -1});
         on_host = true;
         continue;
@@ -193,6 +194,7 @@ const EngineCore::StepPlan& EngineCore::plan_samples(const SchedulerOutput& step
       draw.repetition_penalty = params.repetition_penalty;
       draw.presence_penalty = params.presence_penalty;
       draw.frequency_penalty = params.frequency_penalty;
+      draw.num_logprobs = params.logprobs.value_or(-1);
     }
     plan.sampling.host_rows.push_back(on_host ? 1 : 0);
     ++row;
@@ -201,6 +203,13 @@ const EngineCore::StepPlan& EngineCore::plan_samples(const SchedulerOutput& step
 }
 
 namespace {
+
+SampledLogprobs sampled_logprobs(int32_t token_id, const model::DrawLogprobs& drawn) {
+  SampledLogprobs logprobs;
+  logprobs.sampled = {token_id, drawn.sampled};
+  for (int32_t i = 0; i < drawn.num_top; ++i) logprobs.top.push_back({drawn.top_ids[i], drawn.top_logprobs[i]});
+  return logprobs;
+}
 
 std::string draw_error(model::DrawStatus status) {
   return status == model::DrawStatus::kNaN ? "sampler: the logits row contains NaN"
@@ -233,6 +242,9 @@ void EngineCore::sample_and_stop(const SchedulerOutput& step, const StepPlan& pl
         const model::DrawResult& drawn = logits.draws[static_cast<size_t>(planned.draw)];
         if (drawn.status == model::DrawStatus::kDrawn) {
           result.token_id = drawn.token_id;
+          if (request.request.sampling.logprobs) {
+            result.logprobs = sampled_logprobs(drawn.token_id, logits.logprobs.at(static_cast<size_t>(planned.draw)));
+          }
           continue;
         }
         if (drawn.status != model::DrawStatus::kLeftToHost) {

@@ -30,8 +30,8 @@ struct EngineConfig {
   int64_t max_model_len = 0;            // 0: the model's max_position_embeddings
   int32_t max_n = 16;
   size_t max_stop_strings = 64;
-  // On the GPU, draw tokens there unless a row asks for logprobs (sampler.h); off copies every
-  // row to the host sampler (the reference the device draws are checked against).
+  // On the GPU, draw tokens there, logprobs included (cuda::sample_rows); off copies every row to
+  // the host sampler (the reference the device draws are checked against).
   bool sample_on_device = true;
 };
 

@@ -323,10 +323,6 @@ const SamplingParams& checked_params(const SampleInput& input) {
 
 }  // namespace
 
-bool draws_on_device(const SampleInput& input) {
-  return !checked_params(input).logprobs;
-}
-
 bool append_logit_edits(const SampleInput& input, std::vector<cuda::LogitEdit>& edits) {
   return LogitEditCache().append(input, edits);
 }

@@ -46,11 +46,6 @@ class Sampler {
   ThreadPool* pool_;
 };
 
-// Whether the row's draw can be made where the logits are (cuda::sample_rows): everything but
-// logprobs, which stay on the host. The draw takes the uniform
-// counter_uniform(seed, sequence_index, output_ids.size()) and the row's processing as edits.
-bool draws_on_device(const SampleInput& input);
-
 // The row's processing (bias, penalties, bans) as edits, one per token it touches, appended to
 // `edits`: what cuda::sample_rows applies to reach the row this sampler would sample from.
 // Returns false, appending nothing, when edits cannot say it (a token biased twice, a negative

@@ -55,7 +55,9 @@ void paged_attention(Tensor&, const Tensor&, const Tensor&, const Tensor&, const
                      float, int64_t, Stream) {
   no_cuda();
 }
-void sample_rows(DrawResult*, const DrawParams*, int64_t, const LogitEdit*, int64_t, const Tensor&, Stream) { no_cuda(); }
+void sample_rows(DrawResult*, DrawLogprobs*, const DrawParams*, int64_t, const LogitEdit*, int64_t, const Tensor&, Stream) {
+  no_cuda();
+}
 
 }  // namespace hanlin::cuda
 

@@ -512,6 +512,11 @@ int64_t ints_for(int64_t count) {
   return static_cast<int64_t>(sizeof(T) / sizeof(int32_t)) * count;
 }
 
+bool asks_logprobs(const StepSampling& sampling) {
+  return std::any_of(sampling.draws.begin(), sampling.draws.end(),
+                     [](const TokenDraw& draw) { return draw.num_logprobs >= 0; });
+}
+
 // Copies `items` into the pinned buffer `host` and from there to `device`, on the stream.
 template <class T>
 void upload(const std::vector<T>& items, Tensor& host, Tensor& device, cuda::Stream stream) {
@@ -531,6 +536,8 @@ void Qwen3CudaForward::ensure_draw_buffers(int64_t num_draws, int64_t num_edits)
     buffers.device_params = cuda::device_zeros({ints_for<cuda::DrawParams>(buffers.capacity)}, DType::kI32);
     buffers.host_results = cuda::pinned_host_zeros({ints_for<cuda::DrawResult>(buffers.capacity)}, DType::kI32);
     buffers.device_results = cuda::device_zeros({ints_for<cuda::DrawResult>(buffers.capacity)}, DType::kI32);
+    buffers.host_logprobs = cuda::pinned_host_zeros({ints_for<cuda::DrawLogprobs>(buffers.capacity)}, DType::kI32);
+    buffers.device_logprobs = cuda::device_zeros({ints_for<cuda::DrawLogprobs>(buffers.capacity)}, DType::kI32);
   }
   if (num_edits > buffers.edit_capacity) {
     buffers.edit_capacity = std::max<int64_t>(num_edits, 2 * buffers.edit_capacity);
@@ -547,12 +554,18 @@ void Qwen3CudaForward::issue_draws(int64_t num_rows, const StepSampling& samplin
   upload(sampling.draws, buffers.host_params, buffers.device_params, stream_);
   if (num_edits > 0) upload(sampling.edits, buffers.host_edits, buffers.device_edits, stream_);
   cuda::sample_rows(static_cast<cuda::DrawResult*>(buffers.device_results.raw()),
+                    static_cast<cuda::DrawLogprobs*>(buffers.device_logprobs.raw()),
                     static_cast<const cuda::DrawParams*>(buffers.device_params.raw()), num_draws,
                     num_edits > 0 ? static_cast<const cuda::LogitEdit*>(buffers.device_edits.raw()) : nullptr,
                     num_edits, logits_buffers_.device.slice_rows(0, num_rows), stream_);
   const int64_t result_ints = ints_for<cuda::DrawResult>(num_draws);
   Tensor host_results = buffers.host_results.slice_rows(0, result_ints);
   cuda::copy_to_host_async(host_results, buffers.device_results.slice_rows(0, result_ints), stream_);
+  if (asks_logprobs(sampling)) {
+    const int64_t logprob_ints = ints_for<cuda::DrawLogprobs>(num_draws);
+    Tensor host_logprobs = buffers.host_logprobs.slice_rows(0, logprob_ints);
+    cuda::copy_to_host_async(host_logprobs, buffers.device_logprobs.slice_rows(0, logprob_ints), stream_);
+  }
 }
 
 // Logits rows `rows` (indices into the step's rows) to the pinned host buffer's slots from
@@ -585,6 +598,10 @@ StepLogits Qwen3CudaForward::sample_and_collect(int64_t num_rows, const StepSamp
   if (num_draws > 0) {
     const auto* results = static_cast<const cuda::DrawResult*>(draw_buffers_.host_results.raw());
     step.draws.assign(results, results + num_draws);
+    if (asks_logprobs(sampling)) {
+      const auto* logprobs = static_cast<const cuda::DrawLogprobs*>(draw_buffers_.host_logprobs.raw());
+      step.logprobs.assign(logprobs, logprobs + num_draws);
+    }
   }
   // Rows whose draw the kernel left to the host come back too (rare: see cuda::sample_rows).
   std::vector<int32_t> left;

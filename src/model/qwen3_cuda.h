@@ -97,13 +97,14 @@ class Qwen3CudaForward {
     Tensor host;           // pinned bf16 [capacity, V]: the rows returned, packed in order
   };
   // The draws of a step, their edits and their results, as raw bytes (cuda::DrawParams,
-  // cuda::LogitEdit, cuda::DrawResult).
+  // cuda::LogitEdit, cuda::DrawResult, cuda::DrawLogprobs).
   struct DrawBuffers {
     int64_t capacity = 0;       // draws
     int64_t edit_capacity = 0;  // edits
     Tensor host_params, device_params;    // pinned / device
     Tensor host_results, device_results;  // pinned / device
     Tensor host_edits, device_edits;      // pinned / device
+    Tensor host_logprobs, device_logprobs;  // pinned / device, per draw
   };
 
   // Packs the batch into `staging` (growing it if needed; `graph_rows` > 0 lays it out for a

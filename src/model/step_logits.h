@@ -17,6 +17,7 @@ using TokenDraw = cuda::DrawParams;
 using DrawResult = cuda::DrawResult;
 using DrawStatus = cuda::DrawStatus;
 using LogitEdit = cuda::LogitEdit;
+using DrawLogprobs = cuda::DrawLogprobs;
 
 struct StepSampling {
   std::vector<TokenDraw> draws;
@@ -30,6 +31,8 @@ struct StepLogits {
   std::vector<int32_t> host_row;  // per logits row: its row in `logits`, or -1 when not returned
   // Per draw. kLeftToHost: not drawn (a model on the CPU draws nothing), and its row is returned.
   std::vector<DrawResult> draws;
+  // Per draw, when any draw of the step asks for logprobs (else empty); filled for those that do.
+  std::vector<DrawLogprobs> logprobs;
 };
 
 }  // namespace hanlin::model

@@ -185,8 +185,11 @@ struct Scratch {
   double doubles[kWarps + 1];
   uint32_t counts[kWarps + 1];
   unsigned long long packed[kWarps];
-  int index;
+  int32_t index;
   int num_off_grid;
+  int num_top_above;                                   // logprobs: top tokens above the last one's value
+  unsigned long long top_above[kMaxTopLogprobs];       // their draw ranks
+  int32_t top_tied[kMaxTopLogprobs];                   // then the first tokens of the last one's value
   union {
     Located located;
     Cut cut;
@@ -495,41 +498,47 @@ __device__ Pick pick(const Walk& walk, const Cut& kept, double u, uint32_t befor
   return {last.item.key, last.index, last.item.off_grid};
 }
 
-// The id of the `index`-th token (by id) for which matches(id, bits) holds. Warp w takes the
-// w-th stretch of the row and reads it coalesced; the warp whose stretch holds the token finds it
-// with ballots.
+// The tokens (by id) for which matches(id, bits) holds, from the first-th such token on, count of
+// them, written to out[0, count) (shared memory; count must not pass the matches). Warp w takes
+// the w-th stretch of the row and reads it coalesced; the warps whose stretches hold the wanted
+// positions place their hits with ballots.
 template <class Matches>
-__device__ int32_t nth_matching_token(const uint16_t* row, int64_t vocab, uint32_t index, Matches matches,
-                                      Scratch& scratch) {
+__device__ void matching_tokens(const uint16_t* row, int64_t vocab, uint32_t first, uint32_t count, Matches matches,
+                                int32_t* out, Scratch& scratch) {
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
   const int64_t stretch = (vocab + kWarps * 32 - 1) / (kWarps * 32) * 32;
   const int64_t begin = std::min<int64_t>(vocab, warp * stretch);
   const int64_t end = std::min<int64_t>(vocab, begin + stretch);
-  uint32_t count = 0;
-  for (int64_t i = begin + lane; i < end; i += 32) count += matches(i, row[i]);
+  uint32_t hits_here = 0;
+  for (int64_t i = begin + lane; i < end; i += 32) hits_here += matches(i, row[i]);
   // Only lane 0's count enters the scan, so the prefix is over warps.
-  count = __reduce_add_sync(kFullMask, count);
+  hits_here = __reduce_add_sync(kFullMask, hits_here);
   uint32_t total = 0;
-  const uint32_t before = block_exclusive_scan(lane == 0 ? count : 0u, scratch.counts, total);
-  const uint32_t warp_before = __shfl_sync(kFullMask, before, 0);
-  if (index >= warp_before && index < warp_before + count) {
-    uint32_t seen = warp_before;
-    for (int64_t base = begin; base < end; base += 32) {
+  const uint32_t before = block_exclusive_scan(lane == 0 ? hits_here : 0u, scratch.counts, total);
+  uint32_t seen = __shfl_sync(kFullMask, before, 0);
+  const uint32_t last = first + count;
+  if (seen < last && seen + hits_here > first) {
+    for (int64_t base = begin; base < end && seen < last; base += 32) {
       const int64_t i = base + lane;
-      const unsigned hits = __ballot_sync(kFullMask, i < end && matches(i, row[i]));
-      const auto hit_count = static_cast<uint32_t>(__popc(hits));
-      if (index < seen + hit_count) {
-        unsigned remaining = hits;
-        for (uint32_t skip = index - seen; skip > 0; --skip) remaining &= remaining - 1;  // drop lowest set bits
-        if (lane == 0) scratch.index = static_cast<int>(base + __ffs(remaining) - 1);
-        break;
-      }
-      seen += hit_count;
+      const bool hit = i < end && matches(i, row[i]);
+      const unsigned hits = __ballot_sync(kFullMask, hit);
+      const uint32_t position = seen + static_cast<uint32_t>(__popc(hits & ((1u << lane) - 1)));
+      if (hit && position >= first && position < last) out[position - first] = static_cast<int32_t>(i);
+      seen += static_cast<uint32_t>(__popc(hits));
     }
   }
   __syncthreads();
-  return scratch.index;
+}
+
+// The id of the `index`-th token (by id) for which matches(id, bits) holds.
+template <class Matches>
+__device__ int32_t nth_matching_token(const uint16_t* row, int64_t vocab, uint32_t index, Matches matches,
+                                      Scratch& scratch) {
+  matching_tokens(row, vocab, index, 1, matches, &scratch.index, scratch);
+  const int32_t id = scratch.index;
+  __syncthreads();
+  return id;
 }
 
 // The token of a pick: an off-grid one directly; else the index-th by id among those whose
@@ -649,8 +658,79 @@ __device__ DrawResult sampled_draw(const uint16_t* row, int64_t vocab, const Dra
   return {picked_token(row, vocab, draw, edits, shared, picked, scratch), DrawStatus::kDrawn};
 }
 
+// ---- Logprobs: log-softmax of the raw row, as the host sampler reports it ----
+
+// The draw's logprobs into `out` (thread 0's copy is the one written back). False when the host
+// would refuse the raw row (NaN, +inf, nothing finite): the draw is then left to it.
+__device__ bool raw_logprobs(const uint16_t* row, int64_t vocab, const DrawParams& draw, int32_t token,
+                             const Shared& shared, DrawLogprobs& out, Scratch& scratch) {
+  for (int w = threadIdx.x; w < kNumKeys / 2; w += kThreads) shared.histogram[w] = 0;
+  __syncthreads();
+  DrawParams raw = draw;
+  raw.num_edits = 0;
+  uint32_t masked = 0;
+  if (count_logits(row, vocab, raw, nullptr, shared, 0, masked, scratch)) return false;
+  Walk walk{shared.histogram, nullptr, 0, 0, -INFINITY, 0, 1.0};
+  uint32_t owned = 0;
+  unsigned long long first = 0;
+  for_each_item(walk, [&](const Item& item) {
+    if (owned == 0) first = draw_rank(item.value, 0);
+    owned += item.count;
+    return false;
+  });
+  uint32_t num_finite = 0;
+  const uint32_t before = block_exclusive_scan(owned, scratch.counts, num_finite);
+  if (num_finite == 0) return false;
+  walk.max_logit = ranked_value(block_max(first, scratch));
+  if (!isfinite(walk.max_logit)) return false;
+  // The host's normaliser: max + log Σ exp(x − max), the terms per value here.
+  double owned_sum = 0;
+  for_each_item(walk, [&](const Item& item) {
+    owned_sum += item.count * walk.weight(item.value);
+    return false;
+  });
+  double sum = 0;
+  block_exclusive_scan(owned_sum, scratch.doubles, sum);
+  const double normaliser = walk.max_logit + log(sum);
+  const auto logprob = [&](int32_t id) { return __double2float_rn(static_cast<double>(bf16_value(row[id])) - normaliser); };
+  out.sampled = logprob(token);
+  out.num_top = min(draw.num_logprobs, static_cast<int32_t>(num_finite));
+  if (out.num_top == 0) return true;
+  // The top tokens: all of those above the last one's value, then the first of its value by id.
+  const Located last = item_at(walk, static_cast<uint32_t>(out.num_top) - 1, before, owned, scratch);
+  const uint32_t num_above = static_cast<uint32_t>(out.num_top) - 1 - last.index;
+  if (threadIdx.x == 0) scratch.num_top_above = 0;
+  __syncthreads();
+  for_each_logit(row, vocab, [&](int64_t id, uint32_t bits) {
+    const uint32_t key = order_key(bits);
+    if (key > last.item.key && !is_nan_bits(bits)) scratch.top_above[atomicAdd(&scratch.num_top_above, 1)] = draw_rank(bf16_value(bits), id);
+  });
+  __syncthreads();
+  matching_tokens(
+      row, vocab, 0, last.index + 1, [&](int64_t, uint32_t bits) { return order_key(bits) == last.item.key; },
+      scratch.top_tied, scratch);
+  if (threadIdx.x == 0) {
+    unsigned long long* above = scratch.top_above;
+    for (uint32_t i = 1; i < num_above; ++i) {  // a handful: insertion sort, descending
+      for (uint32_t j = i; j > 0 && above[j - 1] < above[j]; --j) {
+        const unsigned long long moved = above[j];
+        above[j] = above[j - 1];
+        above[j - 1] = moved;
+      }
+    }
+    for (int i = 0; i < out.num_top; ++i) {
+      const int32_t id = static_cast<uint32_t>(i) < num_above ? ranked_id(above[i]) : scratch.top_tied[i - num_above];
+      out.top_ids[i] = id;
+      out.top_logprobs[i] = logprob(id);
+    }
+  }
+  __syncthreads();
+  return true;
+}
+
 struct SampleArgs {
   DrawResult* results;
+  DrawLogprobs* logprobs;
   const DrawParams* draws;
   const LogitEdit* edits;
   int64_t num_edits;
@@ -677,6 +757,15 @@ __global__ void __launch_bounds__(kThreads, 1) sample_kernel(SampleArgs args) {
                  ? greedy_draw(row, args.vocab, draw, args.edits, draw.num_edits > 0 ? shared.edited : nullptr, scratch)
                  : sampled_draw(row, args.vocab, draw, args.edits, shared, args.layout, scratch);
   }
+  if (result.status == DrawStatus::kDrawn && draw.num_logprobs >= 0) {
+    DrawLogprobs logprobs;
+    if (args.logprobs == nullptr || draw.num_logprobs > kMaxTopLogprobs ||
+        !raw_logprobs(row, args.vocab, draw, result.token_id, shared, logprobs, scratch)) {
+      result = {-1, DrawStatus::kLeftToHost};
+    } else if (threadIdx.x == 0) {
+      args.logprobs[blockIdx.x] = logprobs;
+    }
+  }
   if (threadIdx.x == 0) args.results[blockIdx.x] = result;
 }
 
@@ -699,8 +788,8 @@ size_t max_dynamic_shared_bytes() {
 
 }  // namespace
 
-void sample_rows(DrawResult* results, const DrawParams* draws, int64_t num_draws, const LogitEdit* edits,
-                 int64_t num_edits, const Tensor& logits, Stream stream) {
+void sample_rows(DrawResult* results, DrawLogprobs* logprobs, const DrawParams* draws, int64_t num_draws,
+                 const LogitEdit* edits, int64_t num_edits, const Tensor& logits, Stream stream) {
   check_device_tensor("sample_rows", "logits", logits, DType::kBF16);
   check_rank("sample_rows", "logits", logits, 2);
   const int64_t vocab = logits.dim(1);
@@ -710,7 +799,7 @@ void sample_rows(DrawResult* results, const DrawParams* draws, int64_t num_draws
   if (num_edits > 0 && edits == nullptr) fail_check("sample_rows", "edits are counted but not given");
   if (num_draws <= 0) return;
   const size_t available = max_dynamic_shared_bytes();
-  SampleArgs args{results, draws, edits, num_edits, static_cast<const uint16_t*>(logits.raw()), vocab, {}};
+  SampleArgs args{results, logprobs, draws, edits, num_edits, static_cast<const uint16_t*>(logits.raw()), vocab, {}};
   size_t shared_bytes = kHistogramBytes;
   if (num_edits > 0) {
     // Bitmaps rounded to an even count of words keep the off-grid list 8-byte aligned.

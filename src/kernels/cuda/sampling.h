@@ -3,7 +3,8 @@
 // row's processing (logit bias, repetition penalty, presence and frequency penalties, banned
 // tokens), then greedy, or temperature, then top-k (ties with the k-th kept), top-p over the
 // top-k mass, min-p, and the inverse CDF of the uniform `u` over the kept tokens in draw order
-// (most likely first, ties by lower id). Only logprobs are left to the host.
+// (most likely first, ties by lower id). Logprobs too: the drawn token's and the most likely
+// tokens' log-softmax of the raw row.
 //
 // Processing arrives as edits: one per token it touches, computed by the host from the request
 // (engine::append_logit_edits). The kernel applies them with the host's float and double
@@ -33,6 +34,8 @@ struct DrawParams {
   double repetition_penalty = 1;
   double presence_penalty = 0;
   double frequency_penalty = 0;
+  int32_t num_logprobs = -1;  // < 0: none; else the drawn token's logprob and this many top ones
+  int32_t unused = 0;
 };
 
 // A token whose logit the row's processing changes, and what changes it. Applied in the host
@@ -61,14 +64,26 @@ struct DrawResult {
   DrawStatus status = DrawStatus::kLeftToHost;
 };
 
-// results[i] = the draw draws[i] makes from logits [rows, vocab] bf16 (a device tensor).
-// draws and results are device arrays of num_draws entries; each row index must be in range.
-// edits is a device array of num_edits entries (null when there are none) that the draws' edit
-// ranges index. A draw is left to the host (kLeftToHost) when one logit value repeats 65,536
+// A draw's logprobs (when it asks): log-softmax of the raw row (before processing), as the
+// host sampler reports them. The top ones are in draw order.
+constexpr int kMaxTopLogprobs = 20;
+struct DrawLogprobs {
+  float sampled = 0;
+  int32_t num_top = 0;
+  int32_t top_ids[kMaxTopLogprobs] = {};
+  float top_logprobs[kMaxTopLogprobs] = {};
+};
+
+// results[i] = the draw draws[i] makes from logits [rows, vocab] bf16 (a device tensor), and
+// logprobs[i] its logprobs when it asks for them (logprobs may be null when no draw does).
+// draws, results and logprobs are device arrays of num_draws entries; each row index must be in
+// range. edits is a device array of num_edits entries (null when there are none) that the draws'
+// edit ranges index. A draw is left to the host (kLeftToHost) when one logit value repeats 65,536
 // times or more in its row, when its processing leaves more than kMaxOffGridLogits logits off
-// the bf16 grid, or when an edit names a token outside the row.
-void sample_rows(DrawResult* results, const DrawParams* draws, int64_t num_draws, const LogitEdit* edits,
-                 int64_t num_edits, const Tensor& logits, Stream stream);
+// the bf16 grid, when an edit names a token outside the row, or when it asks for logprobs of a
+// raw row holding NaN or +inf (the host reports the error) or for more than kMaxTopLogprobs.
+void sample_rows(DrawResult* results, DrawLogprobs* logprobs, const DrawParams* draws, int64_t num_draws,
+                 const LogitEdit* edits, int64_t num_edits, const Tensor& logits, Stream stream);
 
 // How many processed logits of one row may fall between bf16 values (a repetition penalty
 // makes most of the tokens it touches do so) before the row is left to the host.

@@ -2,8 +2,8 @@
 // same bf16 rows, parameters, processing and uniforms must give the same token in every draw.
 // Rows cover a peaked and a flat distribution, heavy ties (bf16 values repeat), masked tokens,
 // vocabularies of odd size; processing covers bias, repetition, presence and frequency
-// penalties and bans, with processed logits on and off the bf16 grid; the errors (NaN, nothing
-// finite) and the kernel's own limits (a constant row, too many logits off the grid, an edit
+// penalties and bans, with processed logits on and off the bf16 grid; logprobs come from the raw
+// row as the host reports them; the errors (NaN, nothing finite) and the kernel's own limits (a constant row, too many logits off the grid, an edit
 // outside the row) are checked by status. Without a GPU each test skips; without CUDA in the build the file is empty.
 #ifdef HANLIN_HAS_CUDA
 
@@ -108,6 +108,7 @@ cuda::DrawParams draw_params(const Case& c, std::vector<cuda::LogitEdit>& edits)
   draw.repetition_penalty = c.params.repetition_penalty;
   draw.presence_penalty = c.params.presence_penalty;
   draw.frequency_penalty = c.params.frequency_penalty;
+  draw.num_logprobs = c.params.logprobs.value_or(-1);
   return draw;
 }
 
@@ -134,9 +135,11 @@ class DeviceArray {
   void* data_ = nullptr;
 };
 
-// Every draw on the device at once; results in the order of `draws`.
+// Every draw on the device at once; results (and logprobs, when `logprobs` is given) in the order
+// of `draws`.
 std::vector<cuda::DrawResult> device_draws(const std::vector<Row>& rows, const std::vector<cuda::DrawParams>& draws,
-                                           const std::vector<cuda::LogitEdit>& edits = {}) {
+                                           const std::vector<cuda::LogitEdit>& edits = {},
+                                           std::vector<cuda::DrawLogprobs>* logprobs = nullptr) {
   const auto vocab = static_cast<int64_t>(rows.front().size());
   Tensor host = Tensor::zeros({static_cast<int64_t>(rows.size()), vocab}, DType::kBF16);
   for (size_t r = 0; r < rows.size(); ++r) {
@@ -146,12 +149,19 @@ std::vector<cuda::DrawResult> device_draws(const std::vector<Row>& rows, const s
   const DeviceArray<cuda::DrawParams> device_params(draws);
   const DeviceArray<cuda::LogitEdit> device_edits(edits);
   const DeviceArray<cuda::DrawResult> device_results(std::vector<cuda::DrawResult>(draws.size()));
-  cuda::sample_rows(device_results.get(), device_params.get(), static_cast<int64_t>(draws.size()), device_edits.get(),
-                    static_cast<int64_t>(edits.size()), logits, nullptr);
+  const DeviceArray<cuda::DrawLogprobs> device_logprobs(std::vector<cuda::DrawLogprobs>(draws.size()));
+  cuda::sample_rows(device_results.get(), device_logprobs.get(), device_params.get(), static_cast<int64_t>(draws.size()),
+                    device_edits.get(), static_cast<int64_t>(edits.size()), logits, nullptr);
   std::vector<cuda::DrawResult> results(draws.size());
   EXPECT_EQ(cudaMemcpy(results.data(), device_results.get(), results.size() * sizeof(cuda::DrawResult),
                        cudaMemcpyDeviceToHost),
             cudaSuccess);
+  if (logprobs != nullptr) {
+    logprobs->resize(draws.size());
+    EXPECT_EQ(cudaMemcpy(logprobs->data(), device_logprobs.get(), logprobs->size() * sizeof(cuda::DrawLogprobs),
+                         cudaMemcpyDeviceToHost),
+              cudaSuccess);
+  }
   return results;
 }
 
@@ -405,6 +415,87 @@ TEST_F(CudaSampling, ProcessingThatMasksEveryTokenOrNamesOneOutsideTheRowIsRefus
   EXPECT_EQ(results[2].status, cuda::DrawStatus::kLeftToHost);
   EXPECT_EQ(results[3].status, cuda::DrawStatus::kLeftToHost);
   for (const Case& c : cases) EXPECT_EQ(host_token(rows, c), -1) << c.label;
+}
+
+// ---- Logprobs of the raw row ----
+
+// The logprobs are the host's up to the order of one double sum (then rounded to float).
+constexpr float kLogprobTolerance = 1e-5f;
+
+void expect_same_logprobs(const std::vector<Row>& rows, std::vector<Case> cases) {
+  std::vector<cuda::DrawParams> draws;
+  std::vector<cuda::LogitEdit> edits;
+  std::vector<SampleResult> expected;
+  for (const Case& c : cases) {
+    draws.push_back(draw_params(c, edits));
+    expected.push_back(Sampler().sample_one(input_of(c, rows[static_cast<size_t>(c.row)])));
+  }
+  std::vector<cuda::DrawLogprobs> logprobs;
+  const std::vector<cuda::DrawResult> results = device_draws(rows, draws, edits, &logprobs);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].label);
+    ASSERT_EQ(results[i].status, cuda::DrawStatus::kDrawn);
+    EXPECT_EQ(results[i].token_id, expected[i].token_id);
+    EXPECT_NEAR(logprobs[i].sampled, expected[i].logprobs.sampled.logprob, kLogprobTolerance);
+    ASSERT_EQ(logprobs[i].num_top, static_cast<int32_t>(expected[i].logprobs.top.size()));
+    for (int32_t k = 0; k < logprobs[i].num_top; ++k) {
+      EXPECT_EQ(logprobs[i].top_ids[k], expected[i].logprobs.top[static_cast<size_t>(k)].token_id) << "top " << k;
+      EXPECT_NEAR(logprobs[i].top_logprobs[k], expected[i].logprobs.top[static_cast<size_t>(k)].logprob,
+                  kLogprobTolerance)
+          << "top " << k;
+    }
+  }
+}
+
+TEST_F(CudaSampling, LogprobsAreTheHostSamplersRawLogSoftmax) {
+  constexpr int64_t kVocab = 151936;
+  // A peaked row, heavy ties (the top list cuts through a value's run, lower ids first), a row
+  // with masked tokens, and a processed draw (logprobs stay those of the raw row).
+  const std::vector<Row> rows = {normal_row(kVocab, 3.0, 21), tied_row(kVocab, 22), half_masked(normal_row(kVocab, 2.0, 23))};
+  std::vector<Case> cases;
+  for (int32_t r = 0; r < 3; ++r) {
+    for (int32_t top : {0, 1, 5, 20}) {
+      for (double temperature : {0.0, 0.8}) {
+        Case c;
+        c.row = r;
+        c.params.temperature = temperature;
+        c.params.top_p = 0.9;
+        c.params.logprobs = top;
+        c.seed = static_cast<uint64_t>(100 * r + top);
+        c.label = "row " + std::to_string(r) + ", top " + std::to_string(top) + ", T " + std::to_string(temperature);
+        cases.push_back(c);
+      }
+    }
+  }
+  Case processed = cases.back();
+  processed.params.repetition_penalty = 1.3;
+  processed.params.logit_bias = {{top_ids(rows[2], 1)[0], -50.0f}};
+  processed.prompt_ids = top_ids(rows[2], 30);
+  processed.label += ", processed";
+  cases.push_back(processed);
+  expect_same_logprobs(rows, cases);
+}
+
+TEST_F(CudaSampling, LogprobsOfATinyVocabularyListEveryFiniteToken) {
+  Row row = {1.0f, -kInf, 0.5f, 0.5f, -2.0f};
+  Case c;
+  c.params.temperature = 0;
+  c.params.logprobs = 20;  // more than the 4 finite tokens
+  c.label = "tiny";
+  expect_same_logprobs({row}, {c});
+}
+
+TEST_F(CudaSampling, LogprobsOfARawRowTheHostRefusesAreLeftToTheHost) {
+  // A NaN the processing bans: the draw is fine, the raw row's logprobs are not.
+  Row row = normal_row(100, 1.0, 24);
+  row[7] = std::numeric_limits<float>::quiet_NaN();
+  Case c = processing(1, 0, 0, {}, {}, {}, {7}, "banned NaN");
+  c.params.temperature = 0;
+  c.params.logprobs = 2;
+  std::vector<cuda::LogitEdit> edits;
+  const std::vector<cuda::DrawParams> draws = {draw_params(c, edits)};
+  EXPECT_EQ(device_draws({row}, draws, edits)[0].status, cuda::DrawStatus::kLeftToHost);
+  EXPECT_EQ(host_token({row}, c), -1);
 }
 
 }  // namespace
