@@ -27,7 +27,7 @@
 //   splits as fill every SM's resident blocks once. Each block of a split group (a row, kv head and
 //   chunk of heads) leaves its partial softmax state in a fixed device workspace and counts itself
 //   in; the last to arrive merges the group's states (through subtotals when there are many, see
-//   kMergeWidth) and writes the output, so the launch stays one kernel. The context lengths live
+//   kMaxMerged) and writes the output, so the launch stays one kernel. The context lengths live
 //   on the device (and a captured graph replays one launch for every length), so the split count
 //   is fixed by the grid's shape and each row's ranges by its length: a short context uses fewer
 //   splits, the rest of its blocks leave at once, and a row whose context fits one split writes its
@@ -239,14 +239,18 @@ struct alignas(16) PartialState {
   float output[kMaxHeadsPerBlock * kMaxHeadDim];  // [heads here, head_dim], not yet divided by sum
 };
 
-// Partial states are merged in a tree of width kMergeWidth: a group of up to kMergeWidth splits
-// merges straight into the output; a larger one (its split count then a multiple of kMergeWidth)
+// Partial states are merged in one level up to kMaxMerged of them: the group's last block merges
+// them straight into the output. A larger group (its split count then a multiple of kMergeWidth)
 // first merges each subgroup of kMergeWidth consecutive splits into a subtotal, as the subgroup's
-// last block arrives (most subgroups while others still read), then the subtotals. One merge reads
-// at most kMaxMerged states, one vector of each per thread at once: one round trip to L2.
+// last block arrives (most subgroups while others still read), then the subtotals. A merge reads
+// kMergeBatch states' vectors per thread at once, so up to kMergeBatch states take one round trip to
+// L2 and kMaxMerged two: cheaper than a tree's second level, which adds a store, a fence and a
+// count on the way (measured at batch 1 and 2, 4K context, 32 splits: 0.75–1.0 µs a call).
 constexpr int kMergeWidth = 8;
-constexpr int kMaxMerged = kMaxSplits / kMergeWidth;
-static_assert(kMergeWidth <= kMaxMerged && kMaxMerged <= kWarpSize, "a merge's states fit one warp's lanes");
+constexpr int kMergeBatch = 16;
+constexpr int kMaxMerged = 2 * kMergeBatch;
+static_assert(kMaxSplits / kMergeWidth <= kMaxMerged && kMaxMerged <= kWarpSize,
+              "a merge's states fit one warp's lanes");
 
 // The split groups' workspace: partial states at group · num_splits + split, subtotals at
 // (group · num_splits) / kMergeWidth + subgroup, and the counts of states left so far. The block that
@@ -342,47 +346,53 @@ __device__ void merge_weights(const PartialState* parts, int num_parts, int num_
   }
 }
 
-// Output vector v (4 floats) of each of num_parts states, read from L2 (other SMs wrote them).
-__device__ __forceinline__ void load_vectors(const PartialState* parts, int num_parts, int v,
-                                             float4 (&vectors)[kMaxMerged]) {
+// Output vector v (4 floats) of states [first, first + kMergeBatch) of num_parts, read from L2
+// (other SMs wrote them).
+__device__ __forceinline__ void load_vectors(const PartialState* parts, int first, int num_parts, int v,
+                                             float4 (&vectors)[kMergeBatch]) {
 #pragma unroll
-  for (int p = 0; p < kMaxMerged; ++p) {
-    if (p < num_parts) vectors[p] = __ldcg(reinterpret_cast<const float4*>(parts[p].output) + v);
+  for (int p = 0; p < kMergeBatch; ++p) {
+    if (first + p < num_parts)
+      vectors[p] = __ldcg(reinterpret_cast<const float4*>(parts[first + p].output) + v);
   }
 }
 
+// Adds the weighted vectors of states [first, first + kMergeBatch) of num_parts to total.
 template <int kHeads>
-__device__ __forceinline__ float4 weighted_sum(const float4 (&vectors)[kMaxMerged], int num_parts, int h,
-                                               const MergeWeights<kHeads>& weights) {
-  float4 total = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+__device__ __forceinline__ void add_weighted(const float4 (&vectors)[kMergeBatch], int first, int num_parts,
+                                             int h, const MergeWeights<kHeads>& weights, float4& total) {
 #pragma unroll
-  for (int p = 0; p < kMaxMerged; ++p) {
-    if (p >= num_parts) break;
-    const float weight = weights.weight[p][h];
+  for (int p = 0; p < kMergeBatch; ++p) {
+    if (first + p >= num_parts) break;
+    const float weight = weights.weight[first + p][h];
     total.x = fmaf(weight, vectors[p].x, total.x);
     total.y = fmaf(weight, vectors[p].y, total.y);
     total.z = fmaf(weight, vectors[p].z, total.z);
     total.w = fmaf(weight, vectors[p].w, total.w);
   }
-  return total;
 }
 
 // Merges num_parts (≤ kMaxMerged) consecutive states: into out [heads here, kHeadDim], divided by
-// the merged sum, when out is given; else into *total, still undivided. A thread's first vectors
-// are read before the weights, so that both take one round trip.
+// the merged sum, when out is given; else into *total, still undivided. A thread's first batch of
+// vectors is read before the weights, so that both take one round trip.
 template <int kHeadDim, int kHeads>
 __device__ void merge_states(const PartialState* parts, int num_parts, int num_heads_here, __nv_bfloat16* out,
                              PartialState* total) {
   __shared__ MergeWeights<kHeads> weights;
   const int num_vectors = num_heads_here * kHeadDim / 4;
-  float4 vectors[kMaxMerged];
-  if (threadIdx.x < num_vectors) load_vectors(parts, num_parts, threadIdx.x, vectors);
+  float4 vectors[kMergeBatch];
+  if (threadIdx.x < num_vectors) load_vectors(parts, 0, num_parts, threadIdx.x, vectors);
   merge_weights<kHeads>(parts, num_parts, num_heads_here, weights);
   __syncthreads();
   for (int v = threadIdx.x; v < num_vectors; v += blockDim.x) {
-    if (v != threadIdx.x) load_vectors(parts, num_parts, v, vectors);
     const int h = v * 4 / kHeadDim;
-    const float4 merged = weighted_sum<kHeads>(vectors, num_parts, h, weights);
+    float4 merged = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll 1  // one batch of vectors in registers at a time
+    for (int first = 0; first < num_parts; first += kMergeBatch) {
+      // The first batch of the thread's first vector was read along with the weights.
+      if (first > 0 || v != threadIdx.x) load_vectors(parts, first, num_parts, v, vectors);
+      add_weighted<kHeads>(vectors, first, num_parts, h, weights, merged);
+    }
     if (out == nullptr) {
       reinterpret_cast<float4*>(total->output)[v] = merged;
       continue;
@@ -399,7 +409,7 @@ __device__ void merge_states(const PartialState* parts, int num_parts, int num_h
 }
 
 // A split block's end: leaves the block's state in the workspace and counts it; the block that
-// completes a subgroup or the group merges (see kMergeWidth).
+// completes a subgroup or the group merges (see kMaxMerged).
 template <int kHeadDim, int kHeads>
 __device__ void leave_partial(const BlockState<kHeadDim, kHeads>& block, __nv_bfloat16* out,
                               int num_heads_here, int group, int split, int num_splits, int num_parts) {
@@ -411,7 +421,7 @@ __device__ void leave_partial(const BlockState<kHeadDim, kHeads>& block, __nv_bf
     mine.max[threadIdx.x] = block.max[threadIdx.x];
     mine.sum[threadIdx.x] = block.sum[threadIdx.x];
   }
-  if (num_parts <= kMergeWidth) {
+  if (num_parts <= kMaxMerged) {
     if (is_last_arrival(&group_arrivals[group], num_parts))
       merge_states<kHeadDim, kHeads>(split_partials + first, num_parts, num_heads_here, out, nullptr);
     return;
@@ -428,27 +438,10 @@ __device__ void leave_partial(const BlockState<kHeadDim, kHeads>& block, __nv_bf
                                    nullptr);
 }
 
-// This thread's 8 query dimensions for each of the block's heads, scaled into the log2 domain;
-// absent heads are 0.
-template <int kHeadDim, int kHeads>
-__device__ __forceinline__ void load_query(const __nv_bfloat16* q_row,  // the block's first head, + dim
-                                           int num_heads_here, float scale_log2, float (&query)[kHeads][8]) {
-#pragma unroll
-  for (int h = 0; h < kHeads; ++h) {
-    if (h < num_heads_here) {
-      bf16x8_to_f32(*reinterpret_cast<const uint4*>(q_row + h * kHeadDim), query[h]);
-    } else {
-#pragma unroll
-      for (int i = 0; i < 8; ++i) query[h][i] = 0.0f;
-    }
-#pragma unroll
-    for (int i = 0; i < 8; ++i) query[h][i] *= scale_log2;
-  }
-}
-
 // Where a kernel block's work lies: its row's sequence and keys, its kv head and query heads.
 struct BlockWork {
-  int seq;
+  int row;
+  int seq;       // -1: no sequence owns the row
   int num_keys;  // positions 0..the row's own, causal
   int kv_head;
   int chunk;
@@ -456,6 +449,57 @@ struct BlockWork {
   int first_head;
   int num_heads_here;
 };
+
+// Where the block's first head starts in q and out.
+template <int kHeadDim>
+__device__ __forceinline__ int64_t first_element(const AttentionArgs& args, const BlockWork& work) {
+  return (static_cast<int64_t>(work.row) * args.num_heads + work.first_head) * kHeadDim;
+}
+
+// Both kernels' opening: the block's kv head, chunk of heads and split from its grid position (z is
+// chunk · num_splits + split), then its row's sequence and keys. It reads only the step's tables,
+// which are copied in before the step (no kernel writes them), so the kernels run it before the
+// wait: its two dependent reads (row → sequence → key count) then overlap the previous kernel
+// instead of following it (measured on an H100: 0.15–0.3 µs a call at batch 1–2 below 2K, 1.8 µs
+// at batch 1 and 4K).
+template <int kHeadDim, int kHeads>
+__device__ __forceinline__ BlockWork find_block_work(const AttentionArgs& args, int num_splits) {
+  BlockWork work;
+  work.row = blockIdx.x;
+  work.kv_head = blockIdx.y;
+  work.chunk = blockIdx.z / num_splits;
+  work.split = blockIdx.z % num_splits;
+  work.first_head = work.kv_head * args.heads_per_kv_head + work.chunk * kHeads;
+  work.num_heads_here = min(kHeads, args.heads_per_kv_head - work.chunk * kHeads);
+  work.seq = args.row_seq[work.row];
+  work.num_keys = 0;
+  if (work.seq < 0) return work;
+  const int q_start = args.seqs[3 * work.seq];
+  const int q_len = args.seqs[3 * work.seq + 1];
+  const int context_len = args.seqs[3 * work.seq + 2];
+  work.num_keys = context_len - q_len + (work.row - q_start) + 1;
+  return work;
+}
+
+// This thread's 8 query dimensions for each of the block's heads, scaled into the log2 domain;
+// absent heads are 0. The previous kernel writes the query: read after the wait.
+template <int kHeadDim, int kHeads>
+__device__ __forceinline__ void load_query(const AttentionArgs& args, const BlockWork& work,
+                                           float (&query)[kHeads][8]) {
+  const __nv_bfloat16* q_row =
+      args.q + first_element<kHeadDim>(args, work) + (threadIdx.x % (kHeadDim / 8)) * 8;
+#pragma unroll
+  for (int h = 0; h < kHeads; ++h) {
+    if (h < work.num_heads_here) {
+      bf16x8_to_f32(*reinterpret_cast<const uint4*>(q_row + h * kHeadDim), query[h]);
+    } else {
+#pragma unroll
+      for (int i = 0; i < 8; ++i) query[h][i] = 0.0f;
+    }
+#pragma unroll
+    for (int i = 0; i < 8; ++i) query[h][i] *= args.scale_log2;
+  }
+}
 
 // The team's pass over keys [begin, end), a step of keys at a time (or every step_stride-th key
 // onwards): each step, kKeysPerStep keys a team with every load issued before any is used.
@@ -528,39 +572,30 @@ __global__ void __launch_bounds__(kThreads, kHeads <= 4 ? 4 : 2)
   static_assert(kHeads <= kMaxHeadsPerBlock && kHeadDim <= kMaxHeadDim,
                 "a partial state must hold the block's");
   allow_next_kernel();
-  wait_for_previous_kernel();
-  const int row = blockIdx.x;
-  BlockWork work;
-  work.kv_head = blockIdx.y;
-  work.chunk = blockIdx.z / num_splits;
-  work.split = blockIdx.z % num_splits;
-  work.first_head = work.kv_head * args.heads_per_kv_head + work.chunk * kHeads;
-  work.num_heads_here = min(kHeads, args.heads_per_kv_head - work.chunk * kHeads);
-  // The query first: its read needs nothing from the sequence tables, so it overlaps theirs.
-  float query[kHeads][8];
-  const int64_t first_element = (static_cast<int64_t>(row) * args.num_heads + work.first_head) * kHeadDim;
-  load_query<kHeadDim, kHeads>(args.q + first_element + (threadIdx.x % kTeam) * 8, work.num_heads_here,
-                               args.scale_log2, query);
-  work.seq = args.row_seq[row];
-  if (work.seq < 0) return;  // a row no sequence owns keeps its values
-  const int q_start = args.seqs[3 * work.seq];
-  const int q_len = args.seqs[3 * work.seq + 1];
-  const int context_len = args.seqs[3 * work.seq + 2];
-  work.num_keys = context_len - q_len + (row - q_start) + 1;
+  const BlockWork work = find_block_work<kHeadDim, kHeads>(args, num_splits);
   const int keys_per_step = (blockDim.x / kTeam) * kKeysPerStep;
-  const KeyRange keys = split_keys(work.num_keys, num_splits, work.split, keys_per_step);
-  if (keys.begin >= keys.end) return;  // a split past a short context: no keys, no partial state
+  // A split past a short context has no keys and leaves no partial state.
+  const KeyRange keys =
+      work.seq < 0 ? KeyRange{0, 0} : split_keys(work.num_keys, num_splits, work.split, keys_per_step);
+  // How many of the row's splits have keys: the group's states to merge. Counted before the walk:
+  // counted after it, the row's key count stayed live through the walk and the 4-head kernel spilled.
+  const int num_parts = work.seq < 0 ? 0 : splits_with_keys(work.num_keys, num_splits, keys_per_step);
+  // Every block passes the wait, even one with nothing to do: the chain's order (dependent_launch.cuh)
+  // rests on no launch completing before its predecessor.
+  wait_for_previous_kernel();
+  if (keys.begin >= keys.end) return;  // no keys here, or a row no sequence owns (it keeps its values)
+  float query[kHeads][8];
+  load_query<kHeadDim, kHeads>(args, work, query);
 
   SoftmaxState<kHeads> state;
   attend_keys<kHeadDim, kHeads>(state, args, work, query, keys);
 
   __shared__ BlockState<kHeadDim, kHeads> block;
   merge_teams<kHeadDim, kHeads, kThreads>(state, block, work.num_heads_here);
-  __nv_bfloat16* out = args.out + first_element;
-  const int num_parts = splits_with_keys(work.num_keys, num_splits, keys_per_step);
+  __nv_bfloat16* out = args.out + first_element<kHeadDim>(args, work);
   if (num_parts == 1) return store_output<kHeadDim, kHeads>(block, out, work.num_heads_here);
   const int num_chunks = gridDim.z / num_splits;
-  const int group = (row * args.kv_heads + work.kv_head) * num_chunks + work.chunk;
+  const int group = (work.row * args.kv_heads + work.kv_head) * num_chunks + work.chunk;
   leave_partial<kHeadDim, kHeads>(block, out, work.num_heads_here, group, work.split, num_splits, num_parts);
 }
 
@@ -609,35 +644,24 @@ __global__ void __launch_bounds__(kClusterThreads) clustered_attention_kernel(co
   constexpr int kTeam = kHeadDim / 8;
   static_assert(kTeam <= kWarpSize && kWarpSize % kTeam == 0, "a key team must sit inside one warp");
   allow_next_kernel();
-  wait_for_previous_kernel();
-  const int row = blockIdx.x;
-  BlockWork work;
-  work.kv_head = blockIdx.y;
-  work.chunk = blockIdx.z / num_splits;
-  work.split = blockIdx.z % num_splits;  // a cluster is num_splits consecutive blocks along z
-  work.first_head = work.kv_head * args.heads_per_kv_head + work.chunk * kHeads;
-  work.num_heads_here = min(kHeads, args.heads_per_kv_head - work.chunk * kHeads);
-  float query[kHeads][8];
-  const int64_t first_element = (static_cast<int64_t>(row) * args.num_heads + work.first_head) * kHeadDim;
-  load_query<kHeadDim, kHeads>(args.q + first_element + (threadIdx.x % kTeam) * 8, work.num_heads_here,
-                               args.scale_log2, query);
-  work.seq = args.row_seq[row];
-  // A row no sequence owns keeps its values. A cluster shares one row, so its blocks leave together
-  // and none waits at a cluster barrier for a sibling that left.
-  if (work.seq < 0) return;
-  const int q_start = args.seqs[3 * work.seq];
-  const int q_len = args.seqs[3 * work.seq + 1];
-  const int context_len = args.seqs[3 * work.seq + 2];
-  work.num_keys = context_len - q_len + (row - q_start) + 1;
+  // A cluster is num_splits consecutive blocks along z.
+  const BlockWork work = find_block_work<kHeadDim, kHeads>(args, num_splits);
   const int keys_per_step = (blockDim.x / kTeam) * kKeysPerStep;
   // Every block of the cluster walks (perhaps no keys) and reaches the cluster's barriers.
   const KeyRange keys{work.split * keys_per_step, work.num_keys, num_splits * keys_per_step};
+  wait_for_previous_kernel();
+  // A row no sequence owns keeps its values. A cluster shares one row, so its blocks leave together
+  // and none waits at a cluster barrier for a sibling that left.
+  if (work.seq < 0) return;
+  float query[kHeads][8];
+  load_query<kHeadDim, kHeads>(args, work, query);
 
   SoftmaxState<kHeads> state;
   attend_keys<kHeadDim, kHeads>(state, args, work, query, keys);
   __shared__ BlockState<kHeadDim, kHeads> block;
   merge_teams<kHeadDim, kHeads, kClusterThreads>(state, block, work.num_heads_here);
-  store_clustered_output<kHeadDim, kHeads>(block, args.out + first_element, work.num_heads_here, num_splits);
+  store_clustered_output<kHeadDim, kHeads>(block, args.out + first_element<kHeadDim>(args, work),
+                                           work.num_heads_here, num_splits);
 }
 
 // The smallest supported heads-per-block that covers `heads_per_kv_head`, up to kMaxHeadsPerBlock

@@ -4,7 +4,8 @@
 // tables, rows in an order unlike the sequences', rows no sequence owns, and poisoned cache blocks
 // that only a read past a row's causal limit would reach; small decode batches whose long contexts
 // are split over many blocks, also replayed from a CUDA graph with the context changed between
-// replays. Every case prints its largest errors.
+// replays; the query and newest K/V written by the launches just before. Every case prints its
+// largest errors.
 // Without a GPU each test skips; without CUDA in the build the file is empty.
 #ifdef HANLIN_HAS_CUDA
 
@@ -231,10 +232,11 @@ TEST(CudaPagedAttention, CapturedSplitDecodeFollowsTheContext) {
     cuda::begin_capture(stream);
     cuda::paged_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, scale, hint, stream);
     const std::shared_ptr<cuda::Graph> graph = cuda::end_capture(stream);
-    // Through the workspace, one split (contexts up to 128) writes directly; 2–8 merge in one level
-    // (200, 529); 11 and 17 (1300 and 2100) through partly filled subgroups. Through clusters, every
-    // length takes the same 8 blocks, some of them with no keys.
-    for (const int32_t context_len : {17000, 1, 20, 128, 200, 529, 1300, 2100, 3000, 16999, 17000}) {
+    // Through the workspace, one split (contexts up to 128) writes directly; 2–32 merge in one level
+    // (2, 5 and 11 at 200, 529 and 1300 in one batch of reads; 17 and 24 at 2100 and 3000 in two);
+    // 36 and 60 (4500; 16999 and 17000) through subgroups of 8, the last partly filled. Through
+    // clusters, every length takes the same 8 blocks, some of them with no keys.
+    for (const int32_t context_len : {17000, 1, 20, 128, 200, 529, 1300, 2100, 3000, 4500, 16999, 17000}) {
       std::vector<int32_t> seq_rows = input.seq_rows;
       seq_rows[2] = context_len;
       Tensor host_seqs = Tensor::zeros({1, 3}, DType::kI32);
@@ -247,6 +249,78 @@ TEST(CudaPagedAttention, CapturedSplitDecodeFollowsTheContext) {
       expect_matches_reference("graph replay at context " + std::to_string(context_len) + hint_label(hint), input,
                                ref_seqs, initial_out, out, scale);
     }
+  }
+}
+
+// The query and each sequence's newest K/V written by the kernels just before the attention launch,
+// in one captured graph, as a step's fused rope/KV write does: first the newest K/V, then the query
+// by a slow copy (one block copies it all), so that the attention launch, a programmatic dependent,
+// is resident while the query is still being written. The kernel may read the step's tables before
+// its wait, but the query and the newest keys only after it: read before, they would be the
+// device's stale values (a zero query, poisoned newest K and V). A kernel that read the query before
+// its wait failed here on an H100 (a third to nine tenths of the outputs wrong); the newest K/V,
+// written a launch earlier, are checked less sharply.
+TEST(CudaPagedAttention, ReadsWhatThePreviousKernelsWrote) {
+  if (hanlin::cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
+  constexpr int64_t kHeads = 64, kKvHeads = 8, kHeadDim = 128;
+  const AttentionCase input(
+      {{1, 1000}, {1, 3000}, {1, 17}, {1, 2048}, {1, 640}, {1, 129}, {1, 1500}, {1, 4000}}, kHeads, kKvHeads,
+      kHeadDim, 81, 1.0f);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(kHeadDim));
+  const Tensor initial_out = initial_output(input, 82);
+  const int64_t num_rows = static_cast<int64_t>(input.row_seq.size());
+  const int64_t slot_numel = kKvHeads * kHeadDim;
+
+  // Each sequence's newest slot; its true K/V rows, and caches where it holds poison instead.
+  const int64_t num_seqs = input.num_seqs();
+  std::vector<int32_t> newest_slots;
+  Tensor newest_k = Tensor::zeros({num_seqs, kKvHeads, kHeadDim}, DType::kBF16);
+  Tensor newest_v = Tensor::zeros({num_seqs, kKvHeads, kHeadDim}, DType::kBF16);
+  Tensor stale_k = Tensor::zeros(input.k_cache.shape(), DType::kBF16);
+  Tensor stale_v = Tensor::zeros(input.v_cache.shape(), DType::kBF16);
+  std::copy_n(input.k_cache.data<bf16>(), input.k_cache.numel(), stale_k.data<bf16>());
+  std::copy_n(input.v_cache.data<bf16>(), input.v_cache.numel(), stale_v.data<bf16>());
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    const ops::AttentionSeq& seq = input.seqs[static_cast<size_t>(s)];
+    const int32_t position = seq.context_len - 1;
+    const int32_t slot = seq.block_table[static_cast<size_t>(position / kBlockSize)] * kBlockSize +
+                         position % kBlockSize;
+    newest_slots.push_back(slot);
+    std::copy_n(input.k_cache.data<bf16>() + slot * slot_numel, slot_numel,
+                newest_k.data<bf16>() + s * slot_numel);
+    std::copy_n(input.v_cache.data<bf16>() + slot * slot_numel, slot_numel,
+                newest_v.data<bf16>() + s * slot_numel);
+    std::fill_n(stale_k.data<bf16>() + slot * slot_numel, slot_numel, to_bf16(kPoisonValue));
+    std::fill_n(stale_v.data<bf16>() + slot * slot_numel, slot_numel, to_bf16(kPoisonValue));
+  }
+  const int64_t q_numel = input.q.numel();
+  const Tensor true_q = cuda::to_device(input.q).reshape({1, q_numel});
+  const Tensor first_row = device_ints({0}, {1});
+  const Tensor slots = device_ints(newest_slots, {num_seqs});
+  const Tensor device_newest_k = cuda::to_device(newest_k);
+  const Tensor device_newest_v = cuda::to_device(newest_v);
+
+  const std::shared_ptr<void> stream_owner = cuda::create_stream();
+  const cuda::Stream stream = stream_owner.get();
+  for (const int64_t hint : kSplitHints) {
+    Tensor out = cuda::to_device(initial_out);
+    Tensor q = cuda::device_zeros(input.q.shape(), DType::kBF16);
+    Tensor q_as_one_row = q.reshape({1, q_numel});
+    Tensor k_cache = cuda::to_device(stale_k);
+    Tensor v_cache = cuda::to_device(stale_v);
+    const Tensor seqs = device_ints(input.seq_rows, {num_seqs, 3});
+    const Tensor block_tables = device_ints(input.block_tables, {num_seqs, input.max_blocks});
+    const Tensor row_seq = device_ints(input.row_seq, {num_rows});
+    // Captured, as a decode step is, so that the launches follow one another on the device alone.
+    cuda::begin_capture(stream);
+    cuda::kv_cache_write(k_cache, v_cache, device_newest_k, device_newest_v, slots, stream);
+    cuda::embedding(q_as_one_row, true_q, first_row, stream);
+    cuda::paged_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, scale, hint, stream);
+    const std::shared_ptr<cuda::Graph> graph = cuda::end_capture(stream);
+    cuda::launch_graph(*graph, stream);
+    cuda::synchronize(stream);
+    expect_matches_reference("query and newest K/V written just before" + hint_label(hint), input, input.seqs,
+                             initial_out, out, scale);
   }
 }
 
