@@ -111,10 +111,11 @@ void gated_linear(Tensor& out, const Tensor& in, const Tensor& gate_up, Tensor& 
 // as is). Query head h reads kv head h / (heads / kv_heads). All on the device.
 //
 // longest_context, the longest context_len of the launch (the caller knows it), picks how a small
-// batch's contexts are split over blocks; any value gives the same numbers. Below
-// kSplitAttentionContext a context is split over a thread-block cluster. From it on, over many
-// blocks that merge through one fixed workspace per device, so such calls on one device must not
-// run at the same time (hanlin issues a model's kernels on one stream). A captured launch replays
+// batch's contexts are split over blocks; any value gives the right numbers (rounded in another
+// order). Below kSplitAttentionContext a batch of fewer than 8 rows, or of 32 or more, splits a
+// context over a thread-block cluster. Otherwise over many blocks that merge through one fixed workspace per
+// device, so such calls on one device must not run at the same time (hanlin issues a model's
+// kernels on one stream). A captured launch replays
 // its choice: a graph taken below the threshold stays right but slow for longer contexts.
 inline constexpr int64_t kSplitAttentionContext = 2048;
 void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& seqs,

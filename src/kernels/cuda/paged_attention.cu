@@ -22,7 +22,7 @@
 // Splitting the context. A grid narrower than the GPU (decode at small batch: kv_heads blocks for
 // one row) would leave most SMs idle and the read far below the memory's bandwidth, so the launcher
 // then splits each row's context over several blocks, in one of two ways chosen by the caller's
-// longest context (kSplitAttentionContext):
+// longest context (kSplitAttentionContext) and the batch's rows (kSplitAttentionMinRows):
 // - Long contexts (flash-decoding): contiguous ranges of whole steps, one block each, with as many
 //   splits as fill every SM's resident blocks once. Each block of a split group (a row, kv head and
 //   chunk of heads) leaves its partial softmax state in a fixed device workspace and counts itself
@@ -601,10 +601,11 @@ __global__ void __launch_bounds__(kThreads, kHeads <= 4 ? 4 : 2)
 
 // ---- Short contexts: the context split over a thread-block cluster ----
 //
-// Below kSplitAttentionContext the workspace's merge (fences, atomics, reads from L2) costs more
-// than it saves, so a narrow grid splits each row's context over a cluster of up to
-// kMaxClusterSplits blocks of up to kClusterThreads threads instead: block r of the cluster takes
-// every num_splits-th step of keys, and the blocks' states merge through distributed shared memory.
+// Below kSplitAttentionContext, at batch 1 to 7 and from 32, the workspace's merge (fences,
+// atomics, reads from L2) costs more than it saves, so a grid splits each row's context over a
+// cluster of up to kMaxClusterSplits blocks of up to kClusterThreads threads instead: block r of
+// the cluster takes every num_splits-th step of keys, and the blocks' states merge through
+// distributed shared memory.
 
 constexpr int kClusterThreads = 256;
 constexpr int kMaxClusterSplits = 8;  // the largest portable cluster
@@ -735,9 +736,19 @@ void launch_clustered(const AttentionArgs& args, int64_t num_rows, cudaStream_t 
                    static_cast<unsigned>(splits), args, splits);
 }
 
+// Batches of these many rows take the workspace split whatever their contexts. Measured on an H100
+// against clusters (bench/RESULTS.md, 2026-11-27), Qwen3-8B decode steps took 6–7 % less time at
+// batch 8 and 16 with 1K contexts and 4 % less at batch 8 with 128, but 2.4 % more at batch 32 with
+// 128; at batch 64 with 1K they were level.
+constexpr int64_t kSplitAttentionMinRows = 8;
+constexpr int64_t kSplitAttentionMaxRows = 31;
+
 template <int kHeadDim, int kHeads>
 void launch(const AttentionArgs& args, int64_t num_rows, int64_t longest_context, cudaStream_t stream) {
-  if (longest_context >= kSplitAttentionContext) return launch_split<kHeadDim, kHeads>(args, num_rows, stream);
+  const bool split_rows = num_rows >= kSplitAttentionMinRows && num_rows <= kSplitAttentionMaxRows;
+  if (longest_context >= kSplitAttentionContext || split_rows) {
+    return launch_split<kHeadDim, kHeads>(args, num_rows, stream);
+  }
   launch_clustered<kHeadDim, kHeads>(args, num_rows, stream);
 }
 

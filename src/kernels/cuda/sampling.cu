@@ -304,7 +304,9 @@ __device__ uint32_t key_count(const uint32_t* histogram, uint32_t key) {
   return (histogram[key >> 1] >> ((key & 1) * 16)) & 0xffff;
 }
 
-__device__ void count_key(uint32_t* histogram, uint32_t key) { atomicAdd(histogram + (key >> 1), 1u << ((key & 1) * 16)); }
+__device__ void count_key(uint32_t* histogram, uint32_t key) {
+  atomicAdd(histogram + (key >> 1), 1u << ((key & 1) * 16));
+}
 
 // Thread t owns kKeysPerThread keys, walked in draw order (descending) from this one.
 __device__ uint32_t first_owned_key() { return kNumKeys - 1 - threadIdx.x * kKeysPerThread; }
@@ -692,7 +694,9 @@ __device__ bool raw_logprobs(const uint16_t* row, int64_t vocab, const DrawParam
   double sum = 0;
   block_exclusive_scan(owned_sum, scratch.doubles, sum);
   const double normaliser = walk.max_logit + log(sum);
-  const auto logprob = [&](int32_t id) { return __double2float_rn(static_cast<double>(bf16_value(row[id])) - normaliser); };
+  const auto logprob = [&](int32_t id) {
+    return __double2float_rn(static_cast<double>(bf16_value(row[id])) - normaliser);
+  };
   out.sampled = logprob(token);
   out.num_top = min(draw.num_logprobs, static_cast<int32_t>(num_finite));
   if (out.num_top == 0) return true;
@@ -703,7 +707,9 @@ __device__ bool raw_logprobs(const uint16_t* row, int64_t vocab, const DrawParam
   __syncthreads();
   for_each_logit(row, vocab, [&](int64_t id, uint32_t bits) {
     const uint32_t key = order_key(bits);
-    if (key > last.item.key && !is_nan_bits(bits)) scratch.top_above[atomicAdd(&scratch.num_top_above, 1)] = draw_rank(bf16_value(bits), id);
+    if (key > last.item.key && !is_nan_bits(bits)) {
+      scratch.top_above[atomicAdd(&scratch.num_top_above, 1)] = draw_rank(bf16_value(bits), id);
+    }
   });
   __syncthreads();
   matching_tokens(
@@ -751,8 +757,10 @@ __global__ void __launch_bounds__(kThreads, 1) sample_kernel(SampleArgs args) {
   const uint16_t* row = args.logits + static_cast<int64_t>(draw.row) * args.vocab;
   const Shared shared = carve(memory, args.layout);
   DrawResult result{-1, DrawStatus::kLeftToHost};
-  if (draw.num_edits == 0 ||
-      (edits_in_range(draw, args) && mark_edited(args.edits, draw, args.vocab, shared.edited, args.layout.bitmap_words))) {
+  const bool edits_marked =
+      draw.num_edits == 0 ||
+      (edits_in_range(draw, args) && mark_edited(args.edits, draw, args.vocab, shared.edited, args.layout.bitmap_words));
+  if (edits_marked) {
     result = draw.temperature == 0.0
                  ? greedy_draw(row, args.vocab, draw, args.edits, draw.num_edits > 0 ? shared.edited : nullptr, scratch)
                  : sampled_draw(row, args.vocab, draw, args.edits, shared, args.layout, scratch);
