@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "engine/sampler.h"
+#include "engine_test_support.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/sampling.h"
 
@@ -230,13 +231,9 @@ void expect_same_tokens(const std::vector<Row>& rows, int draws_per_case) {
   expect_same_draws(rows, grid_cases(rows, draws_per_case));
 }
 
-// `count` token ids in [0, vocab), repeats likely when count nears vocab / 10.
+// `count` token ids in [0, vocab).
 std::vector<int32_t> random_ids(int64_t vocab, size_t count, uint32_t seed) {
-  std::mt19937 generator(seed);
-  std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(vocab - 1));
-  std::vector<int32_t> ids(count);
-  for (int32_t& x : ids) x = id(generator);
-  return ids;
+  return test_support::random_prompt(count, seed, static_cast<int32_t>(vocab));
 }
 
 // The `count` most likely tokens of `row`: processing matters most where the draws land.
