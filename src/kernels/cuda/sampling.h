@@ -35,7 +35,7 @@ struct DrawParams {
   double presence_penalty = 0;
   double frequency_penalty = 0;
   int32_t num_logprobs = -1;  // < 0: none; else the drawn token's logprob and this many top ones
-  int32_t unused = 0;
+  int32_t unused = 0;         // padding, zeroed: the struct is copied to the device byte for byte
 };
 
 // A token whose logit the row's processing changes, and what changes it. Applied in the host
