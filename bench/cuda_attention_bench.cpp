@@ -100,7 +100,7 @@ void run_shape(const AttentionShape& shape, int64_t num_tokens, bool with_paged,
   if (!with_paged) return;
   const double paged = median_seconds(runs, [&] {
     cuda::paged_attention(in.out, in.q, in.k_cache, in.v_cache, in.seqs, in.block_tables, in.row_seq, scale,
-                          num_tokens, nullptr);
+                          cuda::attention_way(num_tokens, num_tokens), nullptr);
   });
   print_row("paged (cores)", shape, num_tokens, paged);
 }
@@ -178,7 +178,7 @@ double decode_seconds(const KvPool& pool, DecodeInputs& in, float scale, int run
   const size_t copies = in.block_tables.size();
   const auto issue = [&](size_t i) {
     cuda::paged_attention(in.out, in.q, pool.k_cache, pool.v_cache, in.seqs, in.block_tables[i % copies],
-                          in.row_seq, scale, in.context, stream);
+                          in.row_seq, scale, cuda::attention_way(in.q.dim(0), in.context), stream);
   };
   for (size_t i = 0; i < copies; ++i) issue(i);
   const int calls = std::max(static_cast<int>(copies),
@@ -192,14 +192,24 @@ double decode_seconds(const KvPool& pool, DecodeInputs& in, float scale, int run
                                              [&] { cuda::launch_graph(*graph, stream); });
 }
 
+const char* way_name(cuda::AttentionWay way) {
+  switch (way) {
+    case cuda::AttentionWay::kTensorCores: return "tensor cores";
+    case cuda::AttentionWay::kClusters: return "clusters";
+    case cuda::AttentionWay::kWorkspace: return "workspace";
+  }
+  return "?";
+}
+
 void run_decode(const DecodeSweep& sweep, int runs, double peak_tbs) {
   const AttentionShape shape = {"Qwen3-8B", 32, 8, 128};
   std::printf(
-      "decode attention (paged, CUDA cores), %s heads %lld/%lld dim %lld, one row per sequence; "
+      "decode attention (paged, the way cuda::attention_way picks), %s heads %lld/%lld dim %lld, one row per "
+      "sequence; "
       "in a CUDA graph, median of %d replays; share of %.2f TB/s\n\n",
       shape.model, static_cast<long long>(shape.heads), static_cast<long long>(shape.kv_heads),
       static_cast<long long>(shape.head_dim), runs, peak_tbs);
-  std::printf("%5s %7s %10s %10s %9s %7s\n", "batch", "context", "KV (MB)", "time (us)", "GB/s", "share");
+  std::printf("%5s %7s %10s %10s %9s %7s  %s\n", "batch", "context", "KV (MB)", "time (us)", "GB/s", "share", "way");
   const KvPool pool(shape, sweep);
   const std::shared_ptr<void> stream_owner = cuda::create_stream();
   const auto stream = static_cast<cudaStream_t>(stream_owner.get());
@@ -209,9 +219,9 @@ void run_decode(const DecodeSweep& sweep, int runs, double peak_tbs) {
       DecodeInputs in(shape, pool, batch, context);
       const double seconds = decode_seconds(pool, in, scale, runs, stream);
       const double bytes_per_second = in.kv_bytes / seconds;
-      std::printf("%5lld %7lld %10.1f %10.2f %9.1f %6.1f%%\n", static_cast<long long>(batch),
+      std::printf("%5lld %7lld %10.1f %10.2f %9.1f %6.1f%%  %s\n", static_cast<long long>(batch),
                   static_cast<long long>(context), in.kv_bytes * 1e-6, seconds * 1e6, bytes_per_second * 1e-9,
-                  100.0 * bytes_per_second / (peak_tbs * 1e12));
+                  100.0 * bytes_per_second / (peak_tbs * 1e12), way_name(cuda::attention_way(batch, context)));
     }
   }
 }

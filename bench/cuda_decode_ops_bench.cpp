@@ -193,8 +193,8 @@ struct DecodeLayer {
   void attend(const AttentionSet& set, int i) {
     const int64_t copy = i % set.copies;
     const Tensor tables = set.block_tables.slice_rows(copy * t, (copy + 1) * t);
-    cuda::paged_attention(attn, q, set.k_cache, set.v_cache, set.seqs, tables, set.row_seq, scale, set.context,
-                          stream);
+    cuda::paged_attention(attn, q, set.k_cache, set.v_cache, set.seqs, tables, set.row_seq, scale,
+                          cuda::attention_way(t, set.context), stream);
   }
   void o_proj(int i) { cuda::linear(attn_out, attn.reshape({t, q_width}), pick(o_w, i), nullptr, stream); }
   void gated(int i) { cuda::gated_linear(activated, normed, pick(gate_up_w, i), scratch, stream); }

@@ -52,7 +52,7 @@ void prefill_attention(Tensor&, const Tensor&, const Tensor&, const Tensor&, con
   no_cuda();
 }
 void paged_attention(Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                     float, int64_t, Stream) {
+                     float, AttentionWay, Stream) {
   no_cuda();
 }
 void sample_rows(DrawResult*, DrawLogprobs*, const DrawParams*, int64_t, const LogitEdit*, int64_t, const Tensor&, Stream) {

@@ -226,7 +226,9 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
   device.decode_row_seq = view(decode_row_seq, {rows});
   device.tiles = view(tile_rows, {tile_ints / 2, 2});
   device.has_decode_rows = has_decode_rows || graph_rows > 0;
-  for (const ops::AttentionSeq& seq : batch.seqs) device.longest_context = std::max<int64_t>(device.longest_context, seq.context_len);
+  int64_t longest_context = 0;
+  for (const ops::AttentionSeq& seq : batch.seqs) longest_context = std::max<int64_t>(longest_context, seq.context_len);
+  device.attention_way = cuda::attention_way(rows, longest_context);
   return device;
 }
 
@@ -284,7 +286,7 @@ void Qwen3CudaForward::attention_block(int64_t layer, const DeviceBatch& batch, 
   const float scale = static_cast<float>(std::pow(static_cast<double>(head_dim), -0.5));
   if (batch.has_decode_rows) {
     cuda::paged_attention(attn_heads, q_heads, cache.keys(layer), cache.values(layer), batch.seqs,
-                          batch.block_tables, batch.decode_row_seq, scale, batch.longest_context, stream_);
+                          batch.block_tables, batch.decode_row_seq, scale, batch.attention_way, stream_);
   }
   if (batch.tiles.dim(0) > 0) {
     cuda::prefill_attention(attn_heads, q_heads, cache.keys(layer), cache.values(layer), batch.seqs,
@@ -447,9 +449,9 @@ void Qwen3CudaForward::graph_step(const BatchView& batch, KvCache& cache) {
   const DeviceBatch device_batch = pack(batch, graph_staging_, bucket);
   Tensor device_part = graph_staging_.device.slice_rows(0, device_batch.used);
   const Tensor host_part = graph_staging_.host.slice_rows(0, device_batch.used);
-  // Attention splits long contexts another way (cuda::kSplitAttentionContext), and a graph replays
-  // the way it was captured with: one graph per size and way.
-  const GraphKey key{bucket, device_batch.longest_context >= cuda::kSplitAttentionContext};
+  // Attention walks short and long contexts different ways (cuda::attention_way), and a graph
+  // replays the way it was captured with: one graph per size and way.
+  const GraphKey key{bucket, device_batch.attention_way};
   const auto found = graphs_.find(key);
   if (found != graphs_.end()) {
     cuda::launch_graph(*found->second, stream_);

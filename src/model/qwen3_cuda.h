@@ -71,7 +71,7 @@ class Qwen3CudaForward {
     Tensor decode_row_seq;
     Tensor tiles;
     bool has_decode_rows = true;
-    int64_t longest_context = 0;  // of the batch's sequences (host side: picks attention's split)
+    cuda::AttentionWay attention_way = cuda::AttentionWay::kClusters;  // for the rows and longest context
   };
   struct Scratch {
     int64_t capacity = 0;
@@ -154,9 +154,9 @@ class Qwen3CudaForward {
   DrawBuffers draw_buffers_;
   std::shared_ptr<void> stream_owner_;
   cuda::Stream stream_ = nullptr;
-  // Decode steps captured per padded batch size and whether attention splits long contexts
-  // (cuda::kSplitAttentionContext); dropped whenever a buffer they use moves.
-  using GraphKey = std::pair<int64_t, bool>;
+  // Decode steps captured per padded batch size and attention's way (cuda::attention_way);
+  // dropped whenever a buffer they use moves.
+  using GraphKey = std::pair<int64_t, cuda::AttentionWay>;
   std::map<GraphKey, std::shared_ptr<cuda::Graph>> graphs_;
   int64_t graph_blocks_ = 0;  // block-table width of captured steps
   std::vector<const void*> graph_cache_buffers_;  // the KV buffers captured steps write, per layer

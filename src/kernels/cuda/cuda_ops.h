@@ -110,16 +110,50 @@ void gated_linear(Tensor& out, const Tensor& in, const Tensor& gate_up, Tensor& 
 // block_size. row_seq int32 [T] names each row's sequence (-1: a row no sequence owns, left
 // as is). Query head h reads kv head h / (heads / kv_heads). All on the device.
 //
-// longest_context, the longest context_len of the launch (the caller knows it), picks how a small
-// batch's contexts are split over blocks; any value gives the right numbers (rounded in another
-// order). Below kSplitAttentionContext a batch of fewer than 8 rows, or of 32 or more, splits a
-// context over a thread-block cluster. Otherwise over many blocks that merge through one fixed workspace per
+// `way` picks how the launch walks the contexts; every way sums in f32 from the bf16 inputs, so
+// they give the same numbers up to the order of rounding. attention_way is the choice for a launch's rows and the longest context
+// among its sequences, as measured on an H100 (bench/RESULTS.md, 2026-11-27):
+// - kTensorCores: the block's query heads as the rows of tensor-core products, each context split
+//   over enough blocks to fill the GPU; for small launches, whose cost is the walk's latency.
+// - kClusters: CUDA cores, a context split over a thread-block cluster; wide batches at short
+//   contexts.
+// - kWorkspace: CUDA cores, a context split over many blocks; long contexts.
+// The tensor-core and workspace ways merge the blocks' states through one fixed workspace per
 // device, so such calls on one device must not run at the same time (hanlin issues a model's
-// kernels on one stream). A captured launch replays
-// its choice: a graph taken below the threshold stays right but slow for longer contexts.
+// kernels on one stream). A captured launch replays its way.
+enum class AttentionWay { kTensorCores, kClusters, kWorkspace };
+
+// From this longest context on, launches past the tensor-core way's reach split over the workspace.
 inline constexpr int64_t kSplitAttentionContext = 2048;
+
+// The tensor-core way takes launches of up to 32 rows whose rows × longest context lies in
+// [1024, 16384]. Above, the CUDA-core ways read faster (kernel alone at batch 2 and 16K or batch 8
+// and 4K: level; batch 16 and 16K: 8 % slower); below, a Qwen3-8B decode step at batch 1 and
+// contexts under 100 was 2 % slower with it, although the kernel alone was faster (6.3 against
+// 8.4 µs). Why is not measured; the suspect is its 96 KB of shared memory, which the kernels
+// around it in a step do not use.
+inline constexpr int64_t kTensorCoreAttentionMaxRows = 32;
+inline constexpr int64_t kTensorCoreAttentionMinKeys = 1024;   // rows × longest context
+inline constexpr int64_t kTensorCoreAttentionMaxKeys = 16384;
+
+// Batches of these many rows split over the workspace whatever their contexts: Qwen3-8B decode
+// steps took 6–7 % less time than with clusters at batch 8 and 16 with 1K contexts, but 2.4 % more
+// at batch 32 with 128.
+inline constexpr int64_t kSplitAttentionMinRows = 8;
+inline constexpr int64_t kSplitAttentionMaxRows = 31;
+
+inline AttentionWay attention_way(int64_t num_rows, int64_t longest_context) {
+  const int64_t keys = num_rows * longest_context;
+  if (num_rows <= kTensorCoreAttentionMaxRows && keys >= kTensorCoreAttentionMinKeys &&
+      keys <= kTensorCoreAttentionMaxKeys) {
+    return AttentionWay::kTensorCores;
+  }
+  const bool split_rows = num_rows >= kSplitAttentionMinRows && num_rows <= kSplitAttentionMaxRows;
+  return longest_context >= kSplitAttentionContext || split_rows ? AttentionWay::kWorkspace : AttentionWay::kClusters;
+}
+
 void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& seqs,
-                     const Tensor& block_tables, const Tensor& row_seq, float scale, int64_t longest_context,
+                     const Tensor& block_tables, const Tensor& row_seq, float scale, AttentionWay way,
                      Stream stream);
 
 }  // namespace hanlin::cuda

@@ -21,9 +21,9 @@
 //
 // Splitting the context. A grid narrower than the GPU (decode at small batch: kv_heads blocks for
 // one row) would leave most SMs idle and the read far below the memory's bandwidth, so the launcher
-// then splits each row's context over several blocks, in one of two ways chosen by the caller's
-// longest context (kSplitAttentionContext) and the batch's rows (kSplitAttentionMinRows):
-// - Long contexts (flash-decoding): contiguous ranges of whole steps, one block each, with as many
+// then splits each row's context over several blocks, in the way the caller passes
+// (cuda::AttentionWay; cuda::attention_way picks one from the rows and the longest context):
+// - Workspace (flash-decoding): contiguous ranges of whole steps, one block each, with as many
 //   splits as fill every SM's resident blocks once. Each block of a split group (a row, kv head and
 //   chunk of heads) leaves its partial softmax state in a fixed device workspace and counts itself
 //   in; the last to arrive merges the group's states (through subtotals when there are many, see
@@ -34,10 +34,12 @@
 //   output directly. The workspace is one per device at a fixed address (captured graphs keep its
 //   pointers), so calls on one device must not overlap in time: hanlin issues a device's kernels
 //   on one stream.
-// - Short contexts: a thread-block cluster of up to 8 blocks per row, each taking every 8th step
-//   of keys, merged through distributed shared memory. Measured on Qwen3-8B decode at batch 1 (one
+// - Clusters: a thread-block cluster of up to 8 blocks per row, each taking every 8th step of
+//   keys, merged through distributed shared memory. Measured on Qwen3-8B decode at batch 1 (one
 //   H100), the workspace's merge made a step 0.15 ms slower at contexts of about 100 and 0.33 ms
 //   at 1K, while at 16K the many splits made it 1.6 ms faster.
+// - Tensor cores: the workspace's split with another walk, for small launches (see "Small
+//   batches" below).
 //
 // Not done here: tensor-core tiles over several query rows for long prefills (each row reads its
 // own context, from L2 in practice, and the dot products run on the CUDA cores).
@@ -50,10 +52,12 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/cuda/async_copy.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/launch_checks.h"
+#include "kernels/cuda/mma.cuh"
 
 namespace hanlin::cuda {
 namespace {
@@ -456,6 +460,17 @@ __device__ __forceinline__ int64_t first_element(const AttentionArgs& args, cons
   return (static_cast<int64_t>(work.row) * args.num_heads + work.first_head) * kHeadDim;
 }
 
+// The first kTableWindow entries of a block table from a block's first key on, in shared memory,
+// loaded before the wait (no kernel of the step writes the tables): a key's cache slot is then
+// found without a dependent read of the table before its K/V copy. Keys past the window read the
+// table itself.
+constexpr int kTableWindow = 256;
+
+struct TableWindow {
+  int32_t entries[kTableWindow];
+  int first;  // the block-table index of entries[0]
+};
+
 // Both kernels' opening: the block's kv head, chunk of heads and split from its grid position (z is
 // chunk · num_splits + split), then its row's sequence and keys. It reads only the step's tables,
 // which are copied in before the step (no kernel writes them), so the kernels run it before the
@@ -479,6 +494,26 @@ __device__ __forceinline__ BlockWork find_block_work(const AttentionArgs& args, 
   const int context_len = args.seqs[3 * work.seq + 2];
   work.num_keys = context_len - q_len + (work.row - q_start) + 1;
   return work;
+}
+
+// Every thread calls it; the caller synchronises before the window is read.
+__device__ __forceinline__ void load_table_window(TableWindow& window, const AttentionArgs& args,
+                                                  const BlockWork& work, int first_key) {
+  const int32_t* block_table = args.block_tables + static_cast<int64_t>(work.seq) * args.max_blocks_per_seq;
+  const int first = first_key / args.block_size;
+  const int used = min((work.num_keys + args.block_size - 1) / args.block_size, args.max_blocks_per_seq);
+  if (threadIdx.x == 0) window.first = first;
+  for (int i = threadIdx.x; i < kTableWindow && first + i < used; i += blockDim.x)
+    window.entries[i] = block_table[first + i];
+}
+
+// The cache slot of a key at `position` of the block's sequence.
+__device__ __forceinline__ int64_t cache_slot(const TableWindow& window, const int32_t* block_table, int block_size,
+                                              int position) {
+  const int index = position / block_size;
+  const int cached = index - window.first;
+  const int32_t block = cached < kTableWindow ? window.entries[cached] : __ldg(block_table + index);
+  return static_cast<int64_t>(block) * block_size + position % block_size;
 }
 
 // This thread's 8 query dimensions for each of the block's heads, scaled into the log2 domain;
@@ -562,6 +597,18 @@ __device__ void attend_keys(SoftmaxState<kHeads>& state, const AttentionArgs& ar
   }
 }
 
+// A split block's end once its state is merged: its output when it is the row's only split with
+// keys, else its partial state left for the group's merge.
+template <int kHeadDim, int kHeads>
+__device__ void finish_split(const BlockState<kHeadDim, kHeads>& block, const AttentionArgs& args,
+                             const BlockWork& work, int num_splits, int num_parts) {
+  __nv_bfloat16* out = args.out + first_element<kHeadDim>(args, work);
+  if (num_parts == 1) return store_output<kHeadDim, kHeads>(block, out, work.num_heads_here);
+  const int num_chunks = gridDim.z / num_splits;
+  const int group = (work.row * args.kv_heads + work.kv_head) * num_chunks + work.chunk;
+  leave_partial<kHeadDim, kHeads>(block, out, work.num_heads_here, group, work.split, num_splits, num_parts);
+}
+
 // Grid (T, kv_heads, head chunks × num_splits); blockDim.x kThreads. Up to 4 heads a block keep to
 // 128 registers a thread, so that four blocks share an SM; 8 heads need about twice that.
 template <int kHeadDim, int kHeads>
@@ -592,16 +639,12 @@ __global__ void __launch_bounds__(kThreads, kHeads <= 4 ? 4 : 2)
 
   __shared__ BlockState<kHeadDim, kHeads> block;
   merge_teams<kHeadDim, kHeads, kThreads>(state, block, work.num_heads_here);
-  __nv_bfloat16* out = args.out + first_element<kHeadDim>(args, work);
-  if (num_parts == 1) return store_output<kHeadDim, kHeads>(block, out, work.num_heads_here);
-  const int num_chunks = gridDim.z / num_splits;
-  const int group = (work.row * args.kv_heads + work.kv_head) * num_chunks + work.chunk;
-  leave_partial<kHeadDim, kHeads>(block, out, work.num_heads_here, group, work.split, num_splits, num_parts);
+  finish_split<kHeadDim, kHeads>(block, args, work, num_splits, num_parts);
 }
 
 // ---- Short contexts: the context split over a thread-block cluster ----
 //
-// Below kSplitAttentionContext, at batch 1 to 7 and from 32, the workspace's merge (fences,
+// For wide batches at short contexts, and batch 1 at the shortest, the workspace's merge (fences,
 // atomics, reads from L2) costs more than it saves, so a grid splits each row's context over a
 // cluster of up to kMaxClusterSplits blocks of up to kClusterThreads threads instead: block r of
 // the cluster takes every num_splits-th step of keys, and the blocks' states merge through
@@ -663,6 +706,278 @@ __global__ void __launch_bounds__(kClusterThreads) clustered_attention_kernel(co
   merge_teams<kHeadDim, kHeads, kClusterThreads>(state, block, work.num_heads_here);
   store_clustered_output<kHeadDim, kHeads>(block, args.out + first_element<kHeadDim>(args, work),
                                            work.num_heads_here, num_splits);
+}
+
+// ---- Small batches: the walk on the tensor cores ----
+//
+// At small batch the CUDA-core walk is bound by its own instructions, not by memory: a key costs a
+// warp 16 FMA instructions for Q·K, 8 shuffles and adds for the team's sums, and 16 more FMAs for
+// P·V, and with two or three warps per scheduler those chains do not hide (measured with ncu at
+// batch 1, 4K context: 0.32 instructions issued per cycle per scheduler, DRAM at 23 %). Here the
+// block's query heads are the rows of an m16n8k16 product instead: S = Q·Kᵀ for 16 keys is 2·D/16
+// products of one instruction each, P·V another 2·D/8, whatever the GQA ratio (up to 8 heads of
+// the 16 rows; the rest are zeros). A warp walks tiles of 16 keys of the block's range, copying
+// them into its own shared-memory stages (cp.async) kMmaStages − 1 tiles ahead, so its loop needs
+// no block barrier. The numbers match the CUDA-core walk's: Q and K are exact in bf16 and the
+// products sum in f32, and the weights P go into the P·V product as two bf16 terms (hi + lo, 16
+// bits of mantissa between them), so P·V does not round them to bf16 as FlashAttention does.
+// The warps' states are merged in shared memory and the block ends like a workspace split.
+
+constexpr int kMmaWarps = 4;
+constexpr int kMmaThreads = kMmaWarps * kWarpSize;
+constexpr int kKeyTile = 16;  // keys per warp per step: the n of two m16n8k16 products
+constexpr int kMmaStages = 3;
+
+// The block's dynamic shared memory: every warp's stages of K and V tiles, reused by the warps'
+// merge.
+template <int kHeadDim>
+constexpr int mma_tile_bytes() {
+  return 2 * kKeyTile * kHeadDim * static_cast<int>(sizeof(__nv_bfloat16));  // K then V
+}
+
+template <int kHeadDim>
+constexpr int mma_shared_bytes() {
+  return kMmaWarps * kMmaStages * mma_tile_bytes<kHeadDim>();
+}
+
+// A K or V tile in shared memory: 16 rows (keys) of kHeadDim / 8 16-byte pieces, piece c of row r
+// at r · pieces + (c ^ (r & mask)), so that an ldmatrix's eight rows fall in different banks.
+template <int kHeadDim>
+__device__ __forceinline__ uint32_t tile_piece(uint32_t tile, int row, int piece) {
+  constexpr int kPieces = kHeadDim / 8;
+  constexpr int kMask = (kPieces < 8 ? kPieces : 8) - 1;
+  return tile + 16u * static_cast<uint32_t>(row * kPieces + (piece ^ (row & kMask)));
+}
+
+// Copies the K and V rows of keys [first, first + kKeyTile) (zeros from `end` on) into a tile;
+// every lane of the warp calls it, then commits.
+template <int kHeadDim>
+__device__ __forceinline__ void copy_key_tile(uint32_t k_tile, const AttentionArgs& args, const BlockWork& work,
+                                              const TableWindow& window, int first, int end, int lane) {
+  constexpr int kPieces = kHeadDim / 8;
+  constexpr int kCopies = kKeyTile * kPieces / kWarpSize;  // per lane, for K and again for V
+  static_assert(kCopies >= 1, "a tile has a piece for every lane");
+  const uint32_t v_tile = k_tile + kKeyTile * kHeadDim * sizeof(__nv_bfloat16);
+  const int64_t slot_stride = static_cast<int64_t>(args.kv_heads) * kHeadDim;
+  const int32_t* block_table = args.block_tables + static_cast<int64_t>(work.seq) * args.max_blocks_per_seq;
+#pragma unroll
+  for (int c = 0; c < kCopies; ++c) {
+    const int index = lane + c * kWarpSize;
+    const int row = index / kPieces;
+    const int piece = index % kPieces;
+    const int position = first + row;
+    const bool is_valid = position < end;
+    int64_t offset = work.kv_head * kHeadDim + piece * 8;
+    if (is_valid) offset += cache_slot(window, block_table, args.block_size, position) * slot_stride;
+    copy_async_16(tile_piece<kHeadDim>(k_tile, row, piece), args.k_cache + offset, is_valid);
+    copy_async_16(tile_piece<kHeadDim>(v_tile, row, piece), args.v_cache + offset, is_valid);
+  }
+}
+
+// A warp's softmax state for head g = lane / 4 (rows g + 8 of the products are padding): its
+// running max and the sum over its lane's columns (log2 domain), and the output dimensions
+// 8j + 2(lane % 4) + {0, 1} in accumulator[j][0..1].
+template <int kHeadDim>
+struct MmaState {
+  float running_max;
+  float running_sum;
+  float accumulator[kHeadDim / 8][4];
+};
+
+// The query's A fragments: rows = the block's heads (lane / 4; zero past them and from row 8 on),
+// columns = dimensions 16s..16s+15 for step s.
+template <int kHeadDim, int kHeads>
+__device__ __forceinline__ void load_query_fragments(const AttentionArgs& args, const BlockWork& work, int lane,
+                                                     uint32_t (&query)[kHeadDim / 16][2]) {
+  const int head = lane / 4;
+  const bool has_head = head < kHeads && head < work.num_heads_here;
+  const __nv_bfloat16* q_row = args.q + first_element<kHeadDim>(args, work) + head * kHeadDim + 2 * (lane % 4);
+#pragma unroll
+  for (int s = 0; s < kHeadDim / 16; ++s) {
+    query[s][0] = has_head ? *reinterpret_cast<const uint32_t*>(q_row + 16 * s) : 0u;
+    query[s][1] = has_head ? *reinterpret_cast<const uint32_t*>(q_row + 16 * s + 8) : 0u;
+  }
+}
+
+// Folds one tile of 16 keys (in shared memory; keys from `end` on masked) into the warp's state.
+template <int kHeadDim>
+__device__ __forceinline__ void fold_key_tile(MmaState<kHeadDim>& state, const uint32_t (&query)[kHeadDim / 16][2],
+                                              uint32_t k_tile, int first, int end, float scale_log2, int lane) {
+  const uint32_t v_tile = k_tile + kKeyTile * kHeadDim * sizeof(__nv_bfloat16);
+  // S = Q·Kᵀ: ldmatrix's four matrices are keys 0–7 and 8–15 × the step's two 8-dimension halves.
+  float scores[2][4] = {};
+  const int k_row = lane % 8 + 8 * (lane / 16);
+#pragma unroll
+  for (int s = 0; s < kHeadDim / 16; ++s) {
+    uint32_t k[4];
+    load_matrices(k, tile_piece<kHeadDim>(k_tile, k_row, 2 * s + (lane / 8) % 2));
+    const uint32_t a[4] = {query[s][0], 0u, query[s][1], 0u};
+    mma_bf16(scores[0], a, k[0], k[1]);
+    mma_bf16(scores[1], a, k[2], k[3]);
+  }
+  // This lane's keys: 8n + 2(lane % 4) + e of the tile.
+  float values[2][2];
+  float tile_max = -INFINITY;
+#pragma unroll
+  for (int n = 0; n < 2; ++n) {
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const bool is_valid = first + 8 * n + 2 * (lane % 4) + e < end;
+      values[n][e] = is_valid ? scores[n][e] * scale_log2 : -INFINITY;
+      tile_max = fmaxf(tile_max, values[n][e]);
+    }
+  }
+  tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+  tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+  const float new_max = fmaxf(state.running_max, tile_max);
+  // A head that has seen only masked keys stays at -inf; subtracting 0 then keeps exp2 at 0, not NaN.
+  const float base = new_max == -INFINITY ? 0.0f : new_max;
+  const float correction = exp2f(state.running_max - base);
+  state.running_max = new_max;
+  state.running_sum *= correction;
+#pragma unroll
+  for (int j = 0; j < kHeadDim / 8; ++j) {
+    state.accumulator[j][0] *= correction;
+    state.accumulator[j][1] *= correction;
+  }
+  // P as A fragments, each weight split into a bf16 and the bf16 of what that leaves.
+  uint32_t high[4] = {0u, 0u, 0u, 0u};
+  uint32_t low[4] = {0u, 0u, 0u, 0u};
+#pragma unroll
+  for (int n = 0; n < 2; ++n) {
+    const float p0 = exp2f(values[n][0] - base);
+    const float p1 = exp2f(values[n][1] - base);
+    state.running_sum += p0 + p1;
+    const __nv_bfloat162 pair = __floats2bfloat162_rn(p0, p1);
+    const float2 rounded = __bfloat1622float2(pair);
+    high[2 * n] = *reinterpret_cast<const uint32_t*>(&pair);
+    low[2 * n] = pack_bf16(p0 - rounded.x, p1 - rounded.y);
+  }
+  // O += P·V: ldmatrix.trans's four matrices are keys 0–7 and 8–15 × two 8-dimension pieces.
+  const int v_row = lane % 8 + 8 * ((lane / 8) % 2);
+#pragma unroll
+  for (int j = 0; j < kHeadDim / 8; j += 2) {
+    uint32_t v[4];
+    load_matrices_transposed(v, tile_piece<kHeadDim>(v_tile, v_row, j + lane / 16));
+    mma_bf16(state.accumulator[j], high, v[0], v[1]);
+    mma_bf16(state.accumulator[j + 1], high, v[2], v[3]);
+    mma_bf16(state.accumulator[j], low, v[0], v[1]);
+    mma_bf16(state.accumulator[j + 1], low, v[2], v[3]);
+  }
+}
+
+// The warp's pass over its tiles of keys [begin, end): tiles warp, warp + kMmaWarps, … of 16 keys.
+template <int kHeadDim>
+__device__ void attend_keys_mma(MmaState<kHeadDim>& state, const AttentionArgs& args, const BlockWork& work,
+                                const TableWindow& window, const uint32_t (&query)[kHeadDim / 16][2],
+                                KeyRange keys, uint32_t warp_stages) {
+  const int lane = threadIdx.x % kWarpSize;
+  state.running_max = -INFINITY;
+  state.running_sum = 0.0f;
+#pragma unroll
+  for (int j = 0; j < kHeadDim / 8; ++j) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) state.accumulator[j][i] = 0.0f;
+  }
+  constexpr int kStride = kMmaWarps * kKeyTile;
+  const auto stage_tile = [&](int stage) { return warp_stages + stage * mma_tile_bytes<kHeadDim>(); };
+  const auto copy_tile = [&](int first, int stage) {
+    if (first < keys.end) copy_key_tile<kHeadDim>(stage_tile(stage), args, work, window, first, keys.end, lane);
+    commit_copies();  // empty past the range, so that every step waits for the same group count
+  };
+  const int first_tile = keys.begin + (static_cast<int>(threadIdx.x) / kWarpSize) * kKeyTile;
+  int next_copy = first_tile;
+#pragma unroll
+  for (int stage = 0; stage < kMmaStages - 1; ++stage, next_copy += kStride) copy_tile(next_copy, stage);
+  int stage = 0;
+  for (int first = first_tile; first < keys.end; first += kStride) {
+    copy_tile(next_copy, stage == 0 ? kMmaStages - 1 : stage - 1);  // the stage read a step ago
+    next_copy += kStride;
+    wait_copies<kMmaStages - 1>();
+    __syncwarp();  // every lane's copies of this tile have landed
+    fold_key_tile<kHeadDim>(state, query, stage_tile(stage), first, keys.end, args.scale_log2, lane);
+    __syncwarp();  // every lane has read the tile before it is copied over
+    stage = stage + 1 == kMmaStages ? 0 : stage + 1;
+  }
+  wait_copies<0>();
+  state.running_sum += __shfl_xor_sync(0xffffffffu, state.running_sum, 1);
+  state.running_sum += __shfl_xor_sync(0xffffffffu, state.running_sum, 2);
+}
+
+// Merges the warps' states into `block` through `scratch` (the stages, once every warp is past the
+// barrier); every thread calls it.
+template <int kHeadDim, int kHeads>
+__device__ void merge_warps(const MmaState<kHeadDim>& state, BlockState<kHeadDim, kHeads>& block,
+                            int num_heads_here, void* scratch) {
+  __shared__ float warp_max[kMmaWarps][kHeads];
+  __shared__ float warp_sum[kMmaWarps][kHeads];
+  auto& warp_output = *static_cast<float(*)[kMmaWarps][kHeads][kHeadDim]>(scratch);
+  static_assert(sizeof(float) * kMmaWarps * kHeads * kHeadDim <= mma_shared_bytes<kHeadDim>(),
+                "the warps' outputs fit the stages");
+  const int warp = threadIdx.x / kWarpSize;
+  const int lane = threadIdx.x % kWarpSize;
+  const int head = lane / 4;
+  __syncthreads();  // every warp is done with its stages
+  if (head < kHeads) {
+    if (lane % 4 == 0) {
+      warp_max[warp][head] = state.running_max;
+      warp_sum[warp][head] = state.running_sum;
+    }
+#pragma unroll
+    for (int j = 0; j < kHeadDim / 8; ++j) {
+      warp_output[warp][head][8 * j + 2 * (lane % 4)] = state.accumulator[j][0];
+      warp_output[warp][head][8 * j + 2 * (lane % 4) + 1] = state.accumulator[j][1];
+    }
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < num_heads_here * kHeadDim; e += blockDim.x) {
+    const int h = e / kHeadDim;
+    float block_max = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kMmaWarps; ++w) block_max = fmaxf(block_max, warp_max[w][h]);
+    float numerator = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kMmaWarps; ++w) numerator += warp_output[w][h][e % kHeadDim] * rescale(warp_max[w][h], block_max);
+    block.output[h][e % kHeadDim] = numerator;
+    if (e % kHeadDim == 0) {
+      float sum = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kMmaWarps; ++w) sum += warp_sum[w][h] * rescale(warp_max[w][h], block_max);
+      block.max[h] = block_max;
+      block.sum[h] = sum;
+    }
+  }
+  __syncthreads();
+}
+
+// Grid (T, kv_heads, head chunks × num_splits); blockDim.x kMmaThreads; mma_shared_bytes of
+// dynamic shared memory.
+template <int kHeadDim, int kHeads>
+__global__ void __launch_bounds__(kMmaThreads) mma_attention_kernel(const AttentionArgs args, int num_splits) {
+  static_assert(kHeads <= 8, "the heads are rows 0–7 of the products' 16");
+  allow_next_kernel();
+  const BlockWork work = find_block_work<kHeadDim, kHeads>(args, num_splits);
+  constexpr int kKeysPerStep = kMmaWarps * kKeyTile;
+  const KeyRange keys =
+      work.seq < 0 ? KeyRange{0, 0} : split_keys(work.num_keys, num_splits, work.split, kKeysPerStep);
+  const int num_parts = work.seq < 0 ? 0 : splits_with_keys(work.num_keys, num_splits, kKeysPerStep);
+  __shared__ TableWindow window;
+  if (keys.begin < keys.end) load_table_window(window, args, work, keys.begin);
+  // Every block passes the wait, even one with nothing to do (dependent_launch.cuh).
+  wait_for_previous_kernel();
+  if (keys.begin >= keys.end) return;  // no keys here, or a row no sequence owns (it keeps its values)
+  uint32_t query[kHeadDim / 16][2];
+  load_query_fragments<kHeadDim, kHeads>(args, work, threadIdx.x % kWarpSize, query);
+  __syncthreads();  // the table window is loaded
+
+  extern __shared__ uint4 stages[];
+  const uint32_t warp_stages = shared_address(stages) + (threadIdx.x / kWarpSize) * kMmaStages *
+                                                            mma_tile_bytes<kHeadDim>();
+  MmaState<kHeadDim> state;
+  attend_keys_mma<kHeadDim>(state, args, work, window, query, keys, warp_stages);
+  __shared__ BlockState<kHeadDim, kHeads> block;
+  merge_warps<kHeadDim, kHeads>(state, block, work.num_heads_here, stages);
+  finish_split<kHeadDim, kHeads>(block, args, work, num_splits, num_parts);
 }
 
 // The smallest supported heads-per-block that covers `heads_per_kv_head`, up to kMaxHeadsPerBlock
@@ -736,33 +1051,45 @@ void launch_clustered(const AttentionArgs& args, int64_t num_rows, cudaStream_t 
                    static_cast<unsigned>(splits), args, splits);
 }
 
-// Batches of these many rows take the workspace split whatever their contexts. Measured on an H100
-// against clusters (bench/RESULTS.md, 2026-11-27), Qwen3-8B decode steps took 6–7 % less time at
-// batch 8 and 16 with 1K contexts and 4 % less at batch 8 with 128, but 2.4 % more at batch 32 with
-// 128; at batch 64 with 1K they were level.
-constexpr int64_t kSplitAttentionMinRows = 8;
-constexpr int64_t kSplitAttentionMaxRows = 31;
+template <int kHeadDim, int kHeads>
+void launch_mma(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream) {
+  const auto kernel = mma_attention_kernel<kHeadDim, kHeads>;
+  constexpr int kSharedBytes = mma_shared_bytes<kHeadDim>();
+  // The kernel's occupancy depends on its registers, shared memory and the GPU only: asked once.
+  static const int blocks_per_sm = [&] {
+    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes));
+    int blocks = 0;
+    CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kMmaThreads, kSharedBytes));
+    return std::max(blocks, 1);
+  }();
+  const int chunks = (args.heads_per_kv_head + kHeads - 1) / kHeads;
+  const int64_t num_groups = num_rows * args.kv_heads * chunks;
+  const int splits = context_splits(num_groups, static_cast<int64_t>(blocks_per_sm) * multiprocessor_count());
+  const dim3 grid(static_cast<unsigned>(num_rows), static_cast<unsigned>(args.kv_heads),
+                  static_cast<unsigned>(chunks * splits));
+  launch_dependent(kernel, grid, dim3(kMmaThreads), kSharedBytes, stream, 1u, args, splits);
+}
 
 template <int kHeadDim, int kHeads>
-void launch(const AttentionArgs& args, int64_t num_rows, int64_t longest_context, cudaStream_t stream) {
-  const bool split_rows = num_rows >= kSplitAttentionMinRows && num_rows <= kSplitAttentionMaxRows;
-  if (longest_context >= kSplitAttentionContext || split_rows) {
-    return launch_split<kHeadDim, kHeads>(args, num_rows, stream);
+void launch(const AttentionArgs& args, int64_t num_rows, AttentionWay way, cudaStream_t stream) {
+  switch (way) {
+    case AttentionWay::kTensorCores: return launch_mma<kHeadDim, kHeads>(args, num_rows, stream);
+    case AttentionWay::kWorkspace: return launch_split<kHeadDim, kHeads>(args, num_rows, stream);
+    case AttentionWay::kClusters: return launch_clustered<kHeadDim, kHeads>(args, num_rows, stream);
   }
-  launch_clustered<kHeadDim, kHeads>(args, num_rows, stream);
 }
 
 template <int kHeadDim>
-void launch_for_head_dim(const AttentionArgs& args, int64_t num_rows, int64_t longest_context, cudaStream_t stream) {
+void launch_for_head_dim(const AttentionArgs& args, int64_t num_rows, AttentionWay way, cudaStream_t stream) {
   switch (heads_per_block(args.heads_per_kv_head)) {
     case 1:
-      return launch<kHeadDim, 1>(args, num_rows, longest_context, stream);
+      return launch<kHeadDim, 1>(args, num_rows, way, stream);
     case 2:
-      return launch<kHeadDim, 2>(args, num_rows, longest_context, stream);
+      return launch<kHeadDim, 2>(args, num_rows, way, stream);
     case 4:
-      return launch<kHeadDim, 4>(args, num_rows, longest_context, stream);
+      return launch<kHeadDim, 4>(args, num_rows, way, stream);
     default:
-      return launch<kHeadDim, kMaxHeadsPerBlock>(args, num_rows, longest_context, stream);
+      return launch<kHeadDim, kMaxHeadsPerBlock>(args, num_rows, way, stream);
   }
 }
 
@@ -796,7 +1123,7 @@ void check_attention_inputs(const Tensor& out, const Tensor& q, const Tensor& k_
 
 void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                      const Tensor& seqs, const Tensor& block_tables, const Tensor& row_seq, float scale,
-                     int64_t longest_context, Stream stream) {
+                     AttentionWay way, Stream stream) {
   check_attention_inputs(out, q, k_cache, v_cache, seqs, block_tables, row_seq);
   const int64_t num_rows = q.dim(0);
   if (num_rows == 0 || q.dim(1) == 0) return;
@@ -818,10 +1145,10 @@ void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const 
   const cudaStream_t cuda_stream = static_cast<cudaStream_t>(stream);
   // Real Qwen models use 128 (64 for the smallest Qwen2.5); 16 and 32 serve small test models.
   switch (k_cache.dim(3)) {
-    case 16: return launch_for_head_dim<16>(args, num_rows, longest_context, cuda_stream);
-    case 32: return launch_for_head_dim<32>(args, num_rows, longest_context, cuda_stream);
-    case 64: return launch_for_head_dim<64>(args, num_rows, longest_context, cuda_stream);
-    default: return launch_for_head_dim<128>(args, num_rows, longest_context, cuda_stream);
+    case 16: return launch_for_head_dim<16>(args, num_rows, way, cuda_stream);
+    case 32: return launch_for_head_dim<32>(args, num_rows, way, cuda_stream);
+    case 64: return launch_for_head_dim<64>(args, num_rows, way, cuda_stream);
+    default: return launch_for_head_dim<128>(args, num_rows, way, cuda_stream);
   }
 }
 

@@ -4,9 +4,10 @@
 // tables, rows in an order unlike the sequences', rows no sequence owns, and poisoned cache blocks
 // that only a read past a row's causal limit would reach; small decode batches whose long contexts
 // are split over many blocks, also replayed from a CUDA graph with the context changed between
-// replays; the query and newest K/V written by the launches just before. Every case prints its
-// largest errors.
-// Without a GPU each test skips; without CUDA in the build the file is empty.
+// replays; the query and newest K/V written by the launches just before. Each case runs every way
+// the launch can walk the contexts (tensor cores, clusters, workspace) and prints its largest
+// errors. Without a GPU each test skips, except the one of the rule that picks the way; without
+// CUDA in the build the file is empty.
 #ifdef HANLIN_HAS_CUDA
 
 #include <gtest/gtest.h>
@@ -83,13 +84,20 @@ Tensor initial_output(const AttentionCase& input, uint32_t seed) {
   return random_tensor(input.q.shape(), DType::kBF16, seed, -4.0f, 4.0f);
 }
 
-// The two ways the kernel splits a small batch's contexts, chosen by the longest-context hint:
-// clusters below cuda::kSplitAttentionContext, the workspace from it on.
-const int64_t kSplitHints[] = {0, cuda::kSplitAttentionContext};
+// Every way the launch can walk the contexts (cuda::attention_way picks one per launch).
+const cuda::AttentionWay kWays[] = {cuda::AttentionWay::kTensorCores, cuda::AttentionWay::kClusters,
+                                    cuda::AttentionWay::kWorkspace};
 
-std::string hint_label(int64_t hint) { return hint < cuda::kSplitAttentionContext ? " (clusters)" : " (workspace)"; }
+std::string way_label(cuda::AttentionWay way) {
+  switch (way) {
+    case cuda::AttentionWay::kTensorCores: return " (tensor cores)";
+    case cuda::AttentionWay::kClusters: return " (clusters)";
+    case cuda::AttentionWay::kWorkspace: return " (workspace)";
+  }
+  return "";
+}
 
-// Runs the case on the GPU both ways and compares each with the reference.
+// Runs the case on the GPU every way and compares each with the reference.
 void check_against_reference(const std::string& name, const std::vector<SeqShape>& shapes, int64_t heads,
                              int64_t kv_heads, int64_t head_dim, float q_range = 1.0f) {
   const uint32_t seed = static_cast<uint32_t>(heads * 7919 + kv_heads * 131 + head_dim * 17 + shapes.size());
@@ -97,17 +105,36 @@ void check_against_reference(const std::string& name, const std::vector<SeqShape
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const Tensor initial_out = initial_output(input, seed + 4);
   const int64_t num_seqs = input.num_seqs();
-  for (const int64_t hint : kSplitHints) {
+  for (const cuda::AttentionWay way : kWays) {
     Tensor out = cuda::to_device(initial_out);
     cuda::paged_attention(out, cuda::to_device(input.q), cuda::to_device(input.k_cache),
                           cuda::to_device(input.v_cache), device_ints(input.seq_rows, {num_seqs, 3}),
                           device_ints(input.block_tables, {num_seqs, input.max_blocks}),
-                          device_ints(input.row_seq, {static_cast<int64_t>(input.row_seq.size())}), scale, hint,
+                          device_ints(input.row_seq, {static_cast<int64_t>(input.row_seq.size())}), scale, way,
                           nullptr);
     cuda::synchronize(nullptr);
-    expect_matches_reference(case_label(name, heads, kv_heads, head_dim) + hint_label(hint), input, input.seqs,
+    expect_matches_reference(case_label(name, heads, kv_heads, head_dim) + way_label(way), input, input.seqs,
                              initial_out, out, scale);
   }
+}
+
+// The choice of way at its edges (cuda_ops.h): tensor cores for up to 32 rows with 1,024 to 16,384
+// keys among them, counting each row at the longest context; beyond, the CUDA-core ways.
+TEST(CudaAttentionWay, PicksByRowsAndKeys) {
+  using cuda::AttentionWay;
+  EXPECT_EQ(cuda::attention_way(1, 96), AttentionWay::kClusters);
+  EXPECT_EQ(cuda::attention_way(1, 1023), AttentionWay::kClusters);
+  EXPECT_EQ(cuda::attention_way(1, 1024), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(1, 16384), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(1, 16385), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(4, 256), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(8, 100), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(16, 1024), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(16, 1025), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(32, 512), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(32, 1024), AttentionWay::kClusters);
+  EXPECT_EQ(cuda::attention_way(33, 128), AttentionWay::kClusters);
+  EXPECT_EQ(cuda::attention_way(64, 4096), AttentionWay::kWorkspace);
 }
 
 // (heads, kv_heads): GQA ratios 1, 2, 4 and 8, the last MQA.
@@ -228,9 +255,9 @@ TEST(CudaPagedAttention, CapturedSplitDecodeFollowsTheContext) {
 
   const std::shared_ptr<void> stream_owner = cuda::create_stream();
   const cuda::Stream stream = stream_owner.get();
-  for (const int64_t hint : kSplitHints) {
+  for (const cuda::AttentionWay way : kWays) {
     cuda::begin_capture(stream);
-    cuda::paged_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, scale, hint, stream);
+    cuda::paged_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, scale, way, stream);
     const std::shared_ptr<cuda::Graph> graph = cuda::end_capture(stream);
     // Through the workspace, one split (contexts up to 128) writes directly; 2–32 merge in one level
     // (2, 5 and 11 at 200, 529 and 1300 in one batch of reads; 17 and 24 at 2100 and 3000 in two);
@@ -246,7 +273,7 @@ TEST(CudaPagedAttention, CapturedSplitDecodeFollowsTheContext) {
       cuda::synchronize(stream);
       std::vector<ops::AttentionSeq> ref_seqs = input.seqs;
       ref_seqs[0].context_len = context_len;
-      expect_matches_reference("graph replay at context " + std::to_string(context_len) + hint_label(hint), input,
+      expect_matches_reference("graph replay at context " + std::to_string(context_len) + way_label(way), input,
                                ref_seqs, initial_out, out, scale);
     }
   }
@@ -302,7 +329,7 @@ TEST(CudaPagedAttention, ReadsWhatThePreviousKernelsWrote) {
 
   const std::shared_ptr<void> stream_owner = cuda::create_stream();
   const cuda::Stream stream = stream_owner.get();
-  for (const int64_t hint : kSplitHints) {
+  for (const cuda::AttentionWay way : kWays) {
     Tensor out = cuda::to_device(initial_out);
     Tensor q = cuda::device_zeros(input.q.shape(), DType::kBF16);
     Tensor q_as_one_row = q.reshape({1, q_numel});
@@ -315,11 +342,11 @@ TEST(CudaPagedAttention, ReadsWhatThePreviousKernelsWrote) {
     cuda::begin_capture(stream);
     cuda::kv_cache_write(k_cache, v_cache, device_newest_k, device_newest_v, slots, stream);
     cuda::embedding(q_as_one_row, true_q, first_row, stream);
-    cuda::paged_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, scale, hint, stream);
+    cuda::paged_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, scale, way, stream);
     const std::shared_ptr<cuda::Graph> graph = cuda::end_capture(stream);
     cuda::launch_graph(*graph, stream);
     cuda::synchronize(stream);
-    expect_matches_reference("query and newest K/V written just before" + hint_label(hint), input, input.seqs,
+    expect_matches_reference("query and newest K/V written just before" + way_label(way), input, input.seqs,
                              initial_out, out, scale);
   }
 }
@@ -353,7 +380,8 @@ struct ValidInputs {
   Tensor row_seq = device_ints({0, 0, 1}, {3});
 
   void run() {
-    cuda::paged_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, 0.125f, 0, nullptr);
+    cuda::paged_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, 0.125f,
+                          cuda::attention_way(3, 20), nullptr);
   }
 };
 

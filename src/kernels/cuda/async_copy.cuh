@@ -1,0 +1,33 @@
+// Asynchronous copies from global to shared memory (cp.async, sm_80+): a thread issues 16-byte
+// copies that land in shared memory while it goes on, commits them as a group, and later waits for
+// all but its newest groups. Each thread waits only for its own copies: reading what another thread
+// copied also needs a barrier.
+#pragma once
+#include <cstdint>
+
+namespace hanlin::cuda {
+
+__device__ __forceinline__ uint32_t shared_address(const void* pointer) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(pointer));
+}
+
+// 16 bytes global → shared, asynchronously; zeros instead when !is_valid (nothing is read).
+__device__ __forceinline__ void copy_async_16(uint32_t destination, const void* source, bool is_valid) {
+  const int source_bytes = is_valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(destination), "l"(source),
+               "r"(source_bytes));
+}
+
+__device__ __forceinline__ void copy_async_16(uint32_t destination, const void* source) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(destination), "l"(source));
+}
+
+__device__ __forceinline__ void commit_copies() { asm volatile("cp.async.commit_group;\n" ::); }
+
+// Waits until at most kPending of this thread's committed copy groups are still in flight.
+template <int kPending>
+__device__ __forceinline__ void wait_copies() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+}
+
+}  // namespace hanlin::cuda
