@@ -126,15 +126,16 @@ enum class AttentionWay { kTensorCores, kClusters, kWorkspace };
 // From this longest context on, launches past the tensor-core way's reach split over the workspace.
 inline constexpr int64_t kSplitAttentionContext = 2048;
 
-// The tensor-core way takes launches of up to 32 rows whose rows × longest context lies in
-// [1024, 16384]. Above, the CUDA-core ways read faster (kernel alone at batch 2 and 16K or batch 8
-// and 4K: level; batch 16 and 16K: 8 % slower); below, a Qwen3-8B decode step at batch 1 and
-// contexts under 100 was 2 % slower with it, although the kernel alone was faster (6.3 against
-// 8.4 µs). Why is not measured; the suspect is its 96 KB of shared memory, which the kernels
-// around it in a step do not use.
+// The tensor-core way takes launches of up to 32 rows with rows × longest context up to 16,384.
+// Beyond, the CUDA-core ways read faster (kernel alone at batch 2 and 16K or batch 8 and 4K: level;
+// batch 16 and 16K: 8 % slower). At batch 1 with contexts under 100 a Qwen3-8B decode step was 2 %
+// slower with it than with clusters (one measurement), although the kernel alone was faster (6.3
+// against 8.4 µs); it is kept there because a row whose context fits one split then gets the same
+// numbers alone as in a small crowd, where clusters and tensor cores round differently: with batch
+// 1 under 1,024 keys left on clusters, the engine's seeded-reproducibility test on CUDA parted
+// after 22 of 96 tokens (it asks for half).
 inline constexpr int64_t kTensorCoreAttentionMaxRows = 32;
-inline constexpr int64_t kTensorCoreAttentionMinKeys = 1024;   // rows × longest context
-inline constexpr int64_t kTensorCoreAttentionMaxKeys = 16384;
+inline constexpr int64_t kTensorCoreAttentionMaxKeys = 16384;  // rows × longest context
 
 // Batches of these many rows split over the workspace whatever their contexts: Qwen3-8B decode
 // steps took 6–7 % less time than with clusters at batch 8 and 16 with 1K contexts, but 2.4 % more
@@ -143,9 +144,7 @@ inline constexpr int64_t kSplitAttentionMinRows = 8;
 inline constexpr int64_t kSplitAttentionMaxRows = 31;
 
 inline AttentionWay attention_way(int64_t num_rows, int64_t longest_context) {
-  const int64_t keys = num_rows * longest_context;
-  if (num_rows <= kTensorCoreAttentionMaxRows && keys >= kTensorCoreAttentionMinKeys &&
-      keys <= kTensorCoreAttentionMaxKeys) {
+  if (num_rows <= kTensorCoreAttentionMaxRows && num_rows * longest_context <= kTensorCoreAttentionMaxKeys) {
     return AttentionWay::kTensorCores;
   }
   const bool split_rows = num_rows >= kSplitAttentionMinRows && num_rows <= kSplitAttentionMaxRows;

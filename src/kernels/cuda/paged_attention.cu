@@ -644,7 +644,7 @@ __global__ void __launch_bounds__(kThreads, kHeads <= 4 ? 4 : 2)
 
 // ---- Short contexts: the context split over a thread-block cluster ----
 //
-// For wide batches at short contexts, and batch 1 at the shortest, the workspace's merge (fences,
+// For wide batches (from 32 rows) at short contexts the workspace's merge (fences,
 // atomics, reads from L2) costs more than it saves, so a grid splits each row's context over a
 // cluster of up to kMaxClusterSplits blocks of up to kClusterThreads threads instead: block r of
 // the cluster takes every num_splits-th step of keys, and the blocks' states merge through

@@ -118,17 +118,16 @@ void check_against_reference(const std::string& name, const std::vector<SeqShape
   }
 }
 
-// The choice of way at its edges (cuda_ops.h): tensor cores for up to 32 rows with 1,024 to 16,384
+// The choice of way at its edges (cuda_ops.h): tensor cores for up to 32 rows with up to 16,384
 // keys among them, counting each row at the longest context; beyond, the CUDA-core ways.
 TEST(CudaAttentionWay, PicksByRowsAndKeys) {
   using cuda::AttentionWay;
-  EXPECT_EQ(cuda::attention_way(1, 96), AttentionWay::kClusters);
-  EXPECT_EQ(cuda::attention_way(1, 1023), AttentionWay::kClusters);
-  EXPECT_EQ(cuda::attention_way(1, 1024), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(1, 1), AttentionWay::kTensorCores);
   EXPECT_EQ(cuda::attention_way(1, 16384), AttentionWay::kTensorCores);
   EXPECT_EQ(cuda::attention_way(1, 16385), AttentionWay::kWorkspace);
   EXPECT_EQ(cuda::attention_way(4, 256), AttentionWay::kTensorCores);
-  EXPECT_EQ(cuda::attention_way(8, 100), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(7, 2340), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(7, 2341), AttentionWay::kWorkspace);
   EXPECT_EQ(cuda::attention_way(16, 1024), AttentionWay::kTensorCores);
   EXPECT_EQ(cuda::attention_way(16, 1025), AttentionWay::kWorkspace);
   EXPECT_EQ(cuda::attention_way(32, 512), AttentionWay::kTensorCores);
