@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "engine/engine_core.h"
+#include "engine/request_validation.h"
 #include "model/kv_cache.h"
 #include "model/presets.h"
 #include "model/qwen3.h"
@@ -44,6 +45,7 @@ struct RunOptions {
   double top_p = 1;
   int32_t top_k = 0;
   double repetition_penalty = 1;  // Qwen2.5's generation_config.json sets 1.05
+  int32_t logprobs = -1;          // -1: none; k: the drawn token's logprob and the k most likely
   bool sample_on_host = false;    // copy every logits row to the host sampler, as a baseline
   std::string output_json;
   bool no_cuda_graphs = false;
@@ -90,6 +92,10 @@ void check_run_options(const RunOptions& options) {
   require(options.top_k >= -1, ErrorKind::kInvalidArgument, "--top-k must be -1, 0 (off) or a token count");
   require(std::isfinite(options.repetition_penalty) && options.repetition_penalty > 0, ErrorKind::kInvalidArgument,
           "--repetition-penalty must be a positive number");
+  const int32_t most_logprobs = engine::RequestLimits{}.max_top_logprobs;
+  require(options.logprobs >= -1 && options.logprobs <= most_logprobs, ErrorKind::kInvalidArgument,
+          "--logprobs must be -1 (off) or 0 to " + std::to_string(most_logprobs) + ", got " +
+              std::to_string(options.logprobs));
   require(std::isfinite(options.peak_bandwidth_tb_per_s) && options.peak_bandwidth_tb_per_s > 0 &&
               std::isfinite(options.peak_tflops) && options.peak_tflops > 0,
           ErrorKind::kInvalidArgument, "--peak-bandwidth-tbs and --peak-tflops must be positive numbers");
@@ -199,6 +205,7 @@ engine::Request bench_request(std::vector<int32_t> prompt, const RunOptions& opt
   request.sampling.top_p = options.top_p;
   request.sampling.top_k = options.top_k;
   request.sampling.repetition_penalty = options.repetition_penalty;
+  if (options.logprobs >= 0) request.sampling.logprobs = options.logprobs;
   request.stopping.max_tokens = options.output_len;
   request.stopping.ignore_eos = true;
   return request;
@@ -209,6 +216,7 @@ nlohmann::json sampling_json(const RunOptions& options) {
           {"top_p", options.top_p},
           {"top_k", options.top_k},
           {"repetition_penalty", options.repetition_penalty},
+          {"logprobs", options.logprobs},
           {"sampled_on", options.sample_on_host ? "host" : "device where possible"}};
 }
 
@@ -676,6 +684,9 @@ void add_run_flags(CLI::App& command, RunOptions& options) {
   command.add_option("--top-p", options.top_p, "Nucleus sampling mass; 1 is off")->capture_default_str();
   command.add_option("--top-k", options.top_k, "Keep the k most likely tokens; 0 or -1 is off")->capture_default_str();
   command.add_option("--repetition-penalty", options.repetition_penalty, "Over prompt and output; 1 is off")
+      ->capture_default_str();
+  command.add_option("--logprobs", options.logprobs,
+                     "Each token's logprob and this many most likely (0 to 20); -1 is off")
       ->capture_default_str();
   command.add_flag("--sample-on-host", options.sample_on_host, "Copy every logits row to the host sampler");
   command.add_option("--output-json", options.output_json, "Also write the results to this JSON file");

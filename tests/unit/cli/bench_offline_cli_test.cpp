@@ -103,6 +103,18 @@ TEST(BenchLatencyCli, OutputLenOneTimesPrefillAlone) {
   EXPECT_TRUE(result.at("decode_tokens_per_second").is_null());
 }
 
+// Sampled tokens with logprobs run through, and the JSON records how they were drawn.
+TEST(BenchLatencyCli, SampledTokensWithLogprobs) {
+  const json result =
+      bench_json("latency", {"--input-len", "8", "--output-len", "4", "--batch-size", "2", "--num-iters-warmup",
+                             "0", "--num-iters", "1", "--temperature", "0.7", "--top-k", "20", "--logprobs", "5"});
+  const json& sampling = result.at("workload").at("sampling");
+  EXPECT_EQ(sampling.at("temperature"), 0.7);
+  EXPECT_EQ(sampling.at("top_k"), 20);
+  EXPECT_EQ(sampling.at("logprobs"), 5);
+  EXPECT_GT(result.at("median_decode_ms_per_step").get<double>(), 0);
+}
+
 // A batch's prefill is one step: the token budget grows to the batch unless the user set it.
 TEST(BenchLatencyCli, BatchedTokenBudgetHoldsTheWholePrefill) {
   const std::vector<std::string> workload = {"--input-len",  "300", "--output-len",       "1",
@@ -219,6 +231,10 @@ TEST(BenchOfflineCliErrors, BadLengthsAndCounts) {
   expect_one_line_error(bench("latency", {"--peak-tflops", "0"}), kExitInvalidArgument, "--peak-tflops");
   expect_one_line_error(bench("latency", {"--repetition-penalty", "0"}), kExitInvalidArgument,
                         "--repetition-penalty must be a positive number");
+  expect_one_line_error(bench("throughput", {"--logprobs", "21"}), kExitInvalidArgument,
+                        "--logprobs must be -1 (off) or 0 to 20, got 21");
+  expect_one_line_error(bench("latency", {"--logprobs", "-2"}), kExitInvalidArgument,
+                        "--logprobs must be -1 (off) or 0 to 20, got -2");
   expect_one_line_error(bench("latency", {"--input-len", "9223372036854775807", "--batch-size", "9"}),
                         kExitInvalidArgument, "--input-len must be at most");
 }
@@ -259,7 +275,7 @@ TEST(BenchOfflineCli, HelpNamesTheFlags) {
   for (const char* flag :
        {"--input-len", "--output-len", "--batch-size", "--num-iters-warmup", "--num-iters", "--output-json",
         "--shared-prefix-len", "--limits-only", "--max-num-batched-tokens", "--preset", "--device",
-        "--kv-cache-gb", "a prefill is one step"}) {
+        "--kv-cache-gb", "--logprobs", "a prefill is one step"}) {
     EXPECT_NE(latency.out.find(flag), std::string::npos) << flag;
   }
   const RunResult throughput = run_hanlin({"bench", "throughput", "--help"});
