@@ -710,17 +710,17 @@ __global__ void __launch_bounds__(kClusterThreads) clustered_attention_kernel(co
 
 // ---- Small batches: the walk on the tensor cores ----
 //
-// At small batch the CUDA-core walk is bound by its own instructions, not by memory: a key costs a
-// warp 16 FMA instructions for Q·K, 8 shuffles and adds for the team's sums, and 16 more FMAs for
-// P·V, and with two or three warps per scheduler those chains do not hide (measured with ncu at
-// batch 1, 4K context: 0.32 instructions issued per cycle per scheduler, DRAM at 23 %). Here the
-// block's query heads are the rows of an m16n8k16 product instead: S = Q·Kᵀ for 16 keys is 2·D/16
-// products of one instruction each, P·V another 2·D/8, whatever the GQA ratio (up to 8 heads of
-// the 16 rows; the rest are zeros). A warp walks tiles of 16 keys of the block's range, copying
-// them into its own shared-memory stages (cp.async) kMmaStages − 1 tiles ahead, so its loop needs
-// no block barrier. The numbers match the CUDA-core walk's: Q and K are exact in bf16 and the
-// products sum in f32, and the weights P go into the P·V product as two bf16 terms (hi + lo, 16
-// bits of mantissa between them), so P·V does not round them to bf16 as FlashAttention does.
+// At small batch the CUDA-core walk is bound by the latency of its own instruction chains, not by
+// memory: with 4 heads a block, a key costs a warp 16 FMA instructions for Q·K, 8 shuffles and 8
+// adds for the team's sums and 16 more FMAs for P·V, and with two or three warps per scheduler
+// those chains do not hide (ncu at batch 1, 4K context: 0.32 instructions issued per cycle per
+// scheduler, DRAM at 23 %). Here the block's query heads are the rows of m16n8k16 products
+// instead: S = Q·Kᵀ for 16 keys is 2·D/16 instructions, P·V 4·D/16, whatever the GQA ratio (up to
+// 8 heads in the 16 rows; the rest are zeros). A warp walks tiles of 16 keys of the block's range,
+// copying them into its own shared-memory stages (cp.async) kMmaStages − 1 tiles ahead, so its
+// loop needs no block barrier. Q and K are exact in bf16 and their products sum in f32; the
+// weights P enter P·V as two bf16 terms (hi + lo, 16 significant bits) rather than rounded to
+// bf16 as in FlashAttention, so the kernel tests' bound for the CUDA-core walk holds unchanged.
 // The warps' states are merged in shared memory and the block ends like a workspace split.
 
 constexpr int kMmaWarps = 4;
