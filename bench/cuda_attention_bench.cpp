@@ -192,15 +192,6 @@ double decode_seconds(const KvPool& pool, DecodeInputs& in, float scale, int run
                                              [&] { cuda::launch_graph(*graph, stream); });
 }
 
-const char* way_name(cuda::AttentionWay way) {
-  switch (way) {
-    case cuda::AttentionWay::kTensorCores: return "tensor cores";
-    case cuda::AttentionWay::kClusters: return "clusters";
-    case cuda::AttentionWay::kWorkspace: return "workspace";
-  }
-  return "?";
-}
-
 void run_decode(const DecodeSweep& sweep, int runs, double peak_tbs) {
   const AttentionShape shape = {"Qwen3-8B", 32, 8, 128};
   std::printf(
@@ -221,7 +212,7 @@ void run_decode(const DecodeSweep& sweep, int runs, double peak_tbs) {
       const double bytes_per_second = in.kv_bytes / seconds;
       std::printf("%5lld %7lld %10.1f %10.2f %9.1f %6.1f%%  %s\n", static_cast<long long>(batch),
                   static_cast<long long>(context), in.kv_bytes * 1e-6, seconds * 1e6, bytes_per_second * 1e-9,
-                  100.0 * bytes_per_second / (peak_tbs * 1e12), way_name(cuda::attention_way(batch, context)));
+                  100.0 * bytes_per_second / (peak_tbs * 1e12), cuda::attention_way_name(cuda::attention_way(batch, context)));
     }
   }
 }

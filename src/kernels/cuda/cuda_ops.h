@@ -123,6 +123,15 @@ void gated_linear(Tensor& out, const Tensor& in, const Tensor& gate_up, Tensor& 
 // kernels on one stream). A captured launch replays its way.
 enum class AttentionWay { kTensorCores, kClusters, kWorkspace };
 
+inline const char* attention_way_name(AttentionWay way) {
+  switch (way) {
+    case AttentionWay::kTensorCores: return "tensor cores";
+    case AttentionWay::kClusters: return "clusters";
+    case AttentionWay::kWorkspace: return "workspace";
+  }
+  return "?";
+}
+
 // From this longest context on, launches past the tensor-core way's reach split over the workspace.
 inline constexpr int64_t kSplitAttentionContext = 2048;
 

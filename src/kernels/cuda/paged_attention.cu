@@ -996,10 +996,14 @@ int multiprocessor_count() {
   return count;
 }
 
+// How many blocks of `threads` threads and `shared_bytes` of dynamic shared memory fit an SM (first
+// letting the kernel take that much shared memory).
 template <class Kernel>
-int resident_blocks_per_sm(Kernel kernel) {
+int resident_blocks_per_sm(Kernel kernel, int threads, int shared_bytes) {
+  if (shared_bytes > 0)
+    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared_bytes));
   int blocks = 0;
-  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kThreads, 0));
+  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads, shared_bytes));
   return std::max(blocks, 1);
 }
 
@@ -1014,17 +1018,25 @@ int context_splits(int64_t num_groups, int64_t resident_blocks) {
   return static_cast<int>(std::max<int64_t>(splits, 1));
 }
 
-template <int kHeadDim, int kHeads>
-void launch_split(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream) {
-  const auto kernel = paged_attention_kernel<kHeadDim, kHeads>;
-  // The kernel's occupancy depends on its registers and the GPU's architecture only: asked once.
-  static const int blocks_per_sm = resident_blocks_per_sm(kernel);
+// Launches a kernel that splits each group's context over the workspace (the CUDA-core split and the
+// tensor-core walk), with as many splits as fill the GPU's resident blocks once.
+template <int kHeads, class Kernel>
+void launch_over_workspace(Kernel kernel, int threads, int shared_bytes, int blocks_per_sm, const AttentionArgs& args,
+                           int64_t num_rows, cudaStream_t stream) {
   const int chunks = (args.heads_per_kv_head + kHeads - 1) / kHeads;
   const int64_t num_groups = num_rows * args.kv_heads * chunks;
   const int splits = context_splits(num_groups, static_cast<int64_t>(blocks_per_sm) * multiprocessor_count());
   const dim3 grid(static_cast<unsigned>(num_rows), static_cast<unsigned>(args.kv_heads),
                   static_cast<unsigned>(chunks * splits));
-  launch_dependent(kernel, grid, dim3(kThreads), 0, stream, 1u, args, splits);
+  launch_dependent(kernel, grid, dim3(threads), static_cast<size_t>(shared_bytes), stream, 1u, args, splits);
+}
+
+template <int kHeadDim, int kHeads>
+void launch_split(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream) {
+  const auto kernel = paged_attention_kernel<kHeadDim, kHeads>;
+  // The kernel's occupancy depends on its registers and the GPU's architecture only: asked once.
+  static const int blocks_per_sm = resident_blocks_per_sm(kernel, kThreads, 0);
+  launch_over_workspace<kHeads>(kernel, kThreads, 0, blocks_per_sm, args, num_rows, stream);
 }
 
 // How many blocks of a cluster share each row's context: enough to give the grid about two blocks
@@ -1056,18 +1068,8 @@ void launch_mma(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream
   const auto kernel = mma_attention_kernel<kHeadDim, kHeads>;
   constexpr int kSharedBytes = mma_shared_bytes<kHeadDim>();
   // The kernel's occupancy depends on its registers, shared memory and the GPU only: asked once.
-  static const int blocks_per_sm = [&] {
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes));
-    int blocks = 0;
-    CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kMmaThreads, kSharedBytes));
-    return std::max(blocks, 1);
-  }();
-  const int chunks = (args.heads_per_kv_head + kHeads - 1) / kHeads;
-  const int64_t num_groups = num_rows * args.kv_heads * chunks;
-  const int splits = context_splits(num_groups, static_cast<int64_t>(blocks_per_sm) * multiprocessor_count());
-  const dim3 grid(static_cast<unsigned>(num_rows), static_cast<unsigned>(args.kv_heads),
-                  static_cast<unsigned>(chunks * splits));
-  launch_dependent(kernel, grid, dim3(kMmaThreads), kSharedBytes, stream, 1u, args, splits);
+  static const int blocks_per_sm = resident_blocks_per_sm(kernel, kMmaThreads, kSharedBytes);
+  launch_over_workspace<kHeads>(kernel, kMmaThreads, kSharedBytes, blocks_per_sm, args, num_rows, stream);
 }
 
 template <int kHeadDim, int kHeads>

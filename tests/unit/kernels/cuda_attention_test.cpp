@@ -88,14 +88,7 @@ Tensor initial_output(const AttentionCase& input, uint32_t seed) {
 const cuda::AttentionWay kWays[] = {cuda::AttentionWay::kTensorCores, cuda::AttentionWay::kClusters,
                                     cuda::AttentionWay::kWorkspace};
 
-std::string way_label(cuda::AttentionWay way) {
-  switch (way) {
-    case cuda::AttentionWay::kTensorCores: return " (tensor cores)";
-    case cuda::AttentionWay::kClusters: return " (clusters)";
-    case cuda::AttentionWay::kWorkspace: return " (workspace)";
-  }
-  return "";
-}
+std::string way_label(cuda::AttentionWay way) { return std::string(" (") + cuda::attention_way_name(way) + ")"; }
 
 // Runs the case on the GPU every way and compares each with the reference.
 void check_against_reference(const std::string& name, const std::vector<SeqShape>& shapes, int64_t heads,
