@@ -4,7 +4,9 @@
 // 4K; TFLOP/s counting 4 · heads · head_dim · L² / 2. Decode: cuda::paged_attention on one decode
 // row per sequence at Qwen3-8B's heads, batch 1 to 64 and context 128 to 32K, as a decode step
 // runs it (replayed from a CUDA graph, back to back, cycling through copies of the KV blocks that
-// together pass four L2s so the reads come from memory); GB/s of K and V read against --peak-tbs.
+// together pass four L2s so the reads come from memory); GB/s of K and V read against --peak-tbs,
+// and beside it the least time a kernel that only reads those bytes takes the same way (the floor,
+// kv_read_floor.h): what no attention kernel can beat at that shape.
 // Random bf16 data, block tables in shuffled order; median GPU time of many runs (CUDA events,
 // after a warm-up).
 //
@@ -32,6 +34,7 @@
 #include "core/tensor.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/prefill_attention.h"
+#include "kv_read_floor.h"
 
 namespace hanlin {
 namespace {
@@ -173,18 +176,16 @@ struct DecodeInputs {
   }
 };
 
-// Mean GPU seconds per call over a CUDA graph of back-to-back calls, median of `runs` replays.
-double decode_seconds(const KvPool& pool, DecodeInputs& in, float scale, int runs, cudaStream_t stream) {
+// Mean GPU seconds per call over a CUDA graph of back-to-back calls of issue(copy), median of `runs`
+// replays.
+template <class Issue>
+double graph_seconds(const DecodeInputs& in, int runs, cudaStream_t stream, Issue&& issue) {
   const size_t copies = in.block_tables.size();
-  const auto issue = [&](size_t i) {
-    cuda::paged_attention(in.out, in.q, pool.k_cache, pool.v_cache, in.seqs, in.block_tables[i % copies],
-                          in.row_seq, scale, cuda::attention_way(in.q.dim(0), in.context), stream);
-  };
   for (size_t i = 0; i < copies; ++i) issue(i);
   const int calls = std::max(static_cast<int>(copies),
                              std::min(kMaxCallsPerGraph, static_cast<int>(std::ceil(1e9 / in.kv_bytes))));
   cuda::begin_capture(stream);
-  for (int i = 0; i < calls; ++i) issue(static_cast<size_t>(i));
+  for (int i = 0; i < calls; ++i) issue(static_cast<size_t>(i) % copies);
   const std::shared_ptr<cuda::Graph> graph = cuda::end_capture(stream);
   cuda::launch_graph(*graph, stream);
   cuda_bench::EventTimer timer;
@@ -192,15 +193,44 @@ double decode_seconds(const KvPool& pool, DecodeInputs& in, float scale, int run
                                              [&] { cuda::launch_graph(*graph, stream); });
 }
 
+// One decode shape's times: the attention call, and the read floor both ways (kv_read_floor.h).
+struct DecodeTimes {
+  double attention, floor_after_wait, floor_before_wait;
+};
+
+DecodeTimes decode_times(const KvPool& pool, DecodeInputs& in, float scale, int runs, cudaStream_t stream) {
+  const cuda::AttentionWay way = cuda::attention_way(in.q.dim(0), in.context);
+  Tensor sink = cuda::device_zeros({cuda_bench::kFloorSinkWords}, DType::kI32);
+  const auto floor = [&](cuda_bench::FloorReads reads) {
+    return graph_seconds(in, runs, stream, [&](size_t copy) {
+      cuda_bench::read_kv_floor(pool.k_cache, pool.v_cache, in.block_tables[copy], in.context, reads, sink, stream);
+    });
+  };
+  return {
+      .attention = graph_seconds(in, runs, stream,
+                                 [&](size_t copy) {
+                                   cuda::paged_attention(in.out, in.q, pool.k_cache, pool.v_cache, in.seqs,
+                                                         in.block_tables[copy], in.row_seq, scale, way, stream);
+                                 }),
+      .floor_after_wait = floor(cuda_bench::FloorReads::kAfterWait),
+      .floor_before_wait = floor(cuda_bench::FloorReads::kBeforeWait),
+  };
+}
+
+double share(double bytes, double seconds, double peak_tbs) {
+  return 100.0 * bytes / seconds / (peak_tbs * 1e12);
+}
+
 void run_decode(const DecodeSweep& sweep, int runs, double peak_tbs) {
   const AttentionShape shape = {"Qwen3-8B", 32, 8, 128};
   std::printf(
       "decode attention (paged, the way cuda::attention_way picks), %s heads %lld/%lld dim %lld, one row per "
-      "sequence; "
-      "in a CUDA graph, median of %d replays; share of %.2f TB/s\n\n",
+      "sequence; in a CUDA graph, median of %d replays; share of %.2f TB/s. Floor: a kernel that only reads "
+      "the same K/V bytes, its reads after the dependent-launch wait / before it\n\n",
       shape.model, static_cast<long long>(shape.heads), static_cast<long long>(shape.kv_heads),
       static_cast<long long>(shape.head_dim), runs, peak_tbs);
-  std::printf("%5s %7s %10s %10s %9s %7s  %s\n", "batch", "context", "KV (MB)", "time (us)", "GB/s", "share", "way");
+  std::printf("%5s %7s %10s %10s %9s %7s %-12s %17s %17s\n", "batch", "context", "KV (MB)", "time (us)", "GB/s",
+              "share", "way", "floor after (us)", "floor before (us)");
   const KvPool pool(shape, sweep);
   const std::shared_ptr<void> stream_owner = cuda::create_stream();
   const auto stream = static_cast<cudaStream_t>(stream_owner.get());
@@ -208,11 +238,14 @@ void run_decode(const DecodeSweep& sweep, int runs, double peak_tbs) {
   for (const int64_t batch : sweep.batches) {
     for (const int64_t context : sweep.contexts) {
       DecodeInputs in(shape, pool, batch, context);
-      const double seconds = decode_seconds(pool, in, scale, runs, stream);
-      const double bytes_per_second = in.kv_bytes / seconds;
-      std::printf("%5lld %7lld %10.1f %10.2f %9.1f %6.1f%%  %s\n", static_cast<long long>(batch),
-                  static_cast<long long>(context), in.kv_bytes * 1e-6, seconds * 1e6, bytes_per_second * 1e-9,
-                  100.0 * bytes_per_second / (peak_tbs * 1e12), cuda::attention_way_name(cuda::attention_way(batch, context)));
+      const DecodeTimes times = decode_times(pool, in, scale, runs, stream);
+      std::printf("%5lld %7lld %10.1f %10.2f %9.1f %6.1f%% %-12s %9.2f %6.1f%% %9.2f %6.1f%%\n",
+                  static_cast<long long>(batch), static_cast<long long>(context), in.kv_bytes * 1e-6,
+                  times.attention * 1e6, in.kv_bytes / times.attention * 1e-9,
+                  share(in.kv_bytes, times.attention, peak_tbs),
+                  cuda::attention_way_name(cuda::attention_way(batch, context)), times.floor_after_wait * 1e6,
+                  share(in.kv_bytes, times.floor_after_wait, peak_tbs), times.floor_before_wait * 1e6,
+                  share(in.kv_bytes, times.floor_before_wait, peak_tbs));
     }
   }
 }

@@ -22,6 +22,14 @@ __device__ __forceinline__ void copy_async_16(uint32_t destination, const void* 
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(destination), "l"(source));
 }
 
+// 16 bytes into shared memory at a shared-space address (an ordinary store, for what cp.async may not
+// copy early).
+__device__ __forceinline__ void store_shared_16(uint32_t destination, uint4 value) {
+  asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(destination), "r"(value.x), "r"(value.y),
+               "r"(value.z), "r"(value.w)
+               : "memory");
+}
+
 __device__ __forceinline__ void commit_copies() { asm volatile("cp.async.commit_group;\n" ::); }
 
 // Waits until at most kPending of this thread's committed copy groups are still in flight.

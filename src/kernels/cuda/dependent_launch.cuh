@@ -2,9 +2,11 @@
 // while the kernel before it on the stream is still running, so its launch and block start-up
 // overlap that kernel's tail instead of following it. In exchange it must call
 // wait_for_previous_kernel() before it reads anything an earlier kernel wrote or writes anything an
-// earlier kernel may still read; only inputs nothing in the step writes (weights) may be read
-// before. Every kernel launched this way calls allow_next_kernel() at its start, which lets the
-// next kernel be scheduled as soon as all of this one's blocks are running.
+// earlier kernel may still read. Only what no kernel of the step writes may be read before: the
+// weights, the step's tables, and the KV cache's slots of earlier steps (the host waits for each
+// step to complete before it issues the next). Every kernel launched this way calls
+// allow_next_kernel() at its start, which lets the next kernel be scheduled as soon as all of this
+// one's blocks are running.
 //
 // The chain stays ordered: a kernel's wait returns only when the previous kernel has completed and
 // its writes are visible, and that kernel completed only after its own wait returned.

@@ -447,6 +447,7 @@ struct BlockWork {
   int row;
   int seq;       // -1: no sequence owns the row
   int num_keys;  // positions 0..the row's own, causal
+  int old_keys;  // the sequence's positions before this step's (no kernel of the step writes them)
   int kv_head;
   int chunk;
   int split;
@@ -488,11 +489,13 @@ __device__ __forceinline__ BlockWork find_block_work(const AttentionArgs& args, 
   work.num_heads_here = min(kHeads, args.heads_per_kv_head - work.chunk * kHeads);
   work.seq = args.row_seq[work.row];
   work.num_keys = 0;
+  work.old_keys = 0;
   if (work.seq < 0) return work;
   const int q_start = args.seqs[3 * work.seq];
   const int q_len = args.seqs[3 * work.seq + 1];
   const int context_len = args.seqs[3 * work.seq + 2];
-  work.num_keys = context_len - q_len + (work.row - q_start) + 1;
+  work.old_keys = context_len - q_len;
+  work.num_keys = work.old_keys + (work.row - q_start) + 1;
   return work;
 }
 
@@ -722,6 +725,8 @@ __global__ void __launch_bounds__(kClusterThreads) clustered_attention_kernel(co
 // weights P enter P·V as two bf16 terms (hi + lo, 16 significant bits) rather than rounded to
 // bf16 as in FlashAttention, so the kernel tests' bound for the CUDA-core walk holds unchanged.
 // The warps' states are merged in shared memory and the block ends like a workspace split.
+// A warp's first tiles are copied before the dependent-launch wait, all but the keys the step
+// itself writes, so at small batch most of the block's reads overlap the kernels before it.
 
 constexpr int kMmaWarps = 4;
 constexpr int kMmaThreads = kMmaWarps * kWarpSize;
@@ -749,11 +754,13 @@ __device__ __forceinline__ uint32_t tile_piece(uint32_t tile, int row, int piece
   return tile + 16u * static_cast<uint32_t>(row * kPieces + (piece ^ (row & kMask)));
 }
 
-// Copies the K and V rows of keys [first, first + kKeyTile) (zeros from `end` on) into a tile;
-// every lane of the warp calls it, then commits.
+// Copies the K and V rows of keys [first, first + kKeyTile) into a tile, asynchronously: zeros from
+// `end` on, and nothing for keys in [copy_end, end) (copy_rows fills them later). Every lane of the
+// warp calls it, then commits.
 template <int kHeadDim>
 __device__ __forceinline__ void copy_key_tile(uint32_t k_tile, const AttentionArgs& args, const BlockWork& work,
-                                              const TableWindow& window, int first, int end, int lane) {
+                                              const TableWindow& window, int first, int copy_end, int end,
+                                              int lane) {
   constexpr int kPieces = kHeadDim / 8;
   constexpr int kCopies = kKeyTile * kPieces / kWarpSize;  // per lane, for K and again for V
   static_assert(kCopies >= 1, "a tile has a piece for every lane");
@@ -767,10 +774,30 @@ __device__ __forceinline__ void copy_key_tile(uint32_t k_tile, const AttentionAr
     const int piece = index % kPieces;
     const int position = first + row;
     const bool is_valid = position < end;
+    if (is_valid && position >= copy_end) continue;
     int64_t offset = work.kv_head * kHeadDim + piece * 8;
     if (is_valid) offset += cache_slot(window, block_table, args.block_size, position) * slot_stride;
     copy_async_16(tile_piece<kHeadDim>(k_tile, row, piece), args.k_cache + offset, is_valid);
     copy_async_16(tile_piece<kHeadDim>(v_tile, row, piece), args.v_cache + offset, is_valid);
+  }
+}
+
+// Copies the K and V rows of keys [from, to) into the tile of keys from `first` with ordinary loads
+// and stores, done when it returns; every lane of the warp calls it.
+template <int kHeadDim>
+__device__ void copy_rows(uint32_t k_tile, const AttentionArgs& args, const BlockWork& work,
+                          const TableWindow& window, int first, int from, int to, int lane) {
+  constexpr int kPieces = kHeadDim / 8;
+  const uint32_t v_tile = k_tile + kKeyTile * kHeadDim * sizeof(__nv_bfloat16);
+  const int64_t slot_stride = static_cast<int64_t>(args.kv_heads) * kHeadDim;
+  const int32_t* block_table = args.block_tables + static_cast<int64_t>(work.seq) * args.max_blocks_per_seq;
+  for (int index = (from - first) * kPieces + lane; index < (to - first) * kPieces; index += kWarpSize) {
+    const int row = index / kPieces;
+    const int piece = index % kPieces;
+    const int64_t offset = work.kv_head * kHeadDim + piece * 8 +
+                           cache_slot(window, block_table, args.block_size, first + row) * slot_stride;
+    store_shared_16(tile_piece<kHeadDim>(k_tile, row, piece), *reinterpret_cast<const uint4*>(args.k_cache + offset));
+    store_shared_16(tile_piece<kHeadDim>(v_tile, row, piece), *reinterpret_cast<const uint4*>(args.v_cache + offset));
   }
 }
 
@@ -866,12 +893,56 @@ __device__ __forceinline__ void fold_key_tile(MmaState<kHeadDim>& state, const u
   }
 }
 
-// The warp's pass over its tiles of keys [begin, end): tiles warp, warp + kMmaWarps, … of 16 keys.
+// A warp walks its tiles of the block's keys [begin, end): tiles warp, warp + kMmaWarps, … of 16
+// keys, each copied into the warp's stage (tile index) % kMmaStages.
+constexpr int kTileStride = kMmaWarps * kKeyTile;
+
+__device__ __forceinline__ int first_warp_tile(KeyRange keys) {
+  return keys.begin + static_cast<int>(threadIdx.x / kWarpSize) * kKeyTile;
+}
+
+template <int kHeadDim>
+__device__ __forceinline__ uint32_t stage_tile(uint32_t warp_stages, int stage) {
+  return warp_stages + stage * mma_tile_bytes<kHeadDim>();
+}
+
+// Before the wait: starts the copies of the warp's first kMmaStages − 1 tiles (a group each), but
+// not of keys from work.old_keys on: this step's kernels write those (copy_new_keys, after the wait).
+// Older keys were written by earlier steps, which completed before this one began, so their reads
+// overlap the previous kernel; at small batch a block's whole range often fits these stages.
+template <int kHeadDim>
+__device__ void prefetch_old_keys(const AttentionArgs& args, const BlockWork& work, const TableWindow& window,
+                                  KeyRange keys, uint32_t warp_stages, int lane) {
+  const int copy_end = min(work.old_keys, keys.end);
+#pragma unroll
+  for (int stage = 0; stage < kMmaStages - 1; ++stage) {
+    const int first = first_warp_tile(keys) + stage * kTileStride;
+    if (first < keys.end)
+      copy_key_tile<kHeadDim>(stage_tile<kHeadDim>(warp_stages, stage), args, work, window, first, copy_end, keys.end,
+                              lane);
+    commit_copies();  // empty past the range, so that every step waits for the same group count
+  }
+}
+
+// After the wait: the keys of those tiles that this step wrote (at most the newest at decode).
+template <int kHeadDim>
+__device__ void copy_new_keys(const AttentionArgs& args, const BlockWork& work, const TableWindow& window,
+                              KeyRange keys, uint32_t warp_stages, int lane) {
+#pragma unroll
+  for (int stage = 0; stage < kMmaStages - 1; ++stage) {
+    const int first = first_warp_tile(keys) + stage * kTileStride;
+    const int from = max(first, work.old_keys);
+    const int to = min(first + kKeyTile, keys.end);
+    if (from < to) copy_rows<kHeadDim>(stage_tile<kHeadDim>(warp_stages, stage), args, work, window, first, from, to, lane);
+  }
+}
+
+// The warp's pass over its tiles, the first kMmaStages − 1 already copied (prefetch_old_keys and
+// copy_new_keys); each step copies the tile kMmaStages − 1 ahead.
 template <int kHeadDim>
 __device__ void attend_keys_mma(MmaState<kHeadDim>& state, const AttentionArgs& args, const BlockWork& work,
                                 const TableWindow& window, const uint32_t (&query)[kHeadDim / 16][2],
-                                KeyRange keys, uint32_t warp_stages) {
-  const int lane = threadIdx.x % kWarpSize;
+                                KeyRange keys, uint32_t warp_stages, int lane) {
   state.running_max = -INFINITY;
   state.running_sum = 0.0f;
 #pragma unroll
@@ -879,23 +950,19 @@ __device__ void attend_keys_mma(MmaState<kHeadDim>& state, const AttentionArgs& 
 #pragma unroll
     for (int i = 0; i < 4; ++i) state.accumulator[j][i] = 0.0f;
   }
-  constexpr int kStride = kMmaWarps * kKeyTile;
-  const auto stage_tile = [&](int stage) { return warp_stages + stage * mma_tile_bytes<kHeadDim>(); };
-  const auto copy_tile = [&](int first, int stage) {
-    if (first < keys.end) copy_key_tile<kHeadDim>(stage_tile(stage), args, work, window, first, keys.end, lane);
-    commit_copies();  // empty past the range, so that every step waits for the same group count
-  };
-  const int first_tile = keys.begin + (static_cast<int>(threadIdx.x) / kWarpSize) * kKeyTile;
-  int next_copy = first_tile;
-#pragma unroll
-  for (int stage = 0; stage < kMmaStages - 1; ++stage, next_copy += kStride) copy_tile(next_copy, stage);
+  int next_copy = first_warp_tile(keys) + (kMmaStages - 1) * kTileStride;
   int stage = 0;
-  for (int first = first_tile; first < keys.end; first += kStride) {
-    copy_tile(next_copy, stage == 0 ? kMmaStages - 1 : stage - 1);  // the stage read a step ago
-    next_copy += kStride;
+  for (int first = first_warp_tile(keys); first < keys.end; first += kTileStride) {
+    if (next_copy < keys.end) {
+      copy_key_tile<kHeadDim>(stage_tile<kHeadDim>(warp_stages, stage == 0 ? kMmaStages - 1 : stage - 1), args, work,
+                              window, next_copy, keys.end, keys.end, lane);  // the stage read a step ago
+    }
+    commit_copies();
+    next_copy += kTileStride;
     wait_copies<kMmaStages - 1>();
     __syncwarp();  // every lane's copies of this tile have landed
-    fold_key_tile<kHeadDim>(state, query, stage_tile(stage), first, keys.end, args.scale_log2, lane);
+    fold_key_tile<kHeadDim>(state, query, stage_tile<kHeadDim>(warp_stages, stage), first, keys.end, args.scale_log2,
+                            lane);
     __syncwarp();  // every lane has read the tile before it is copied over
     stage = stage + 1 == kMmaStages ? 0 : stage + 1;
   }
@@ -962,19 +1029,22 @@ __global__ void __launch_bounds__(kMmaThreads) mma_attention_kernel(const Attent
       work.seq < 0 ? KeyRange{0, 0} : split_keys(work.num_keys, num_splits, work.split, kKeysPerStep);
   const int num_parts = work.seq < 0 ? 0 : splits_with_keys(work.num_keys, num_splits, kKeysPerStep);
   __shared__ TableWindow window;
-  if (keys.begin < keys.end) load_table_window(window, args, work, keys.begin);
-  // Every block passes the wait, even one with nothing to do (dependent_launch.cuh).
-  wait_for_previous_kernel();
-  if (keys.begin >= keys.end) return;  // no keys here, or a row no sequence owns (it keeps its values)
-  uint32_t query[kHeadDim / 16][2];
-  load_query_fragments<kHeadDim, kHeads>(args, work, threadIdx.x % kWarpSize, query);
-  __syncthreads();  // the table window is loaded
-
   extern __shared__ uint4 stages[];
   const uint32_t warp_stages = shared_address(stages) + (threadIdx.x / kWarpSize) * kMmaStages *
                                                             mma_tile_bytes<kHeadDim>();
+  const int lane = threadIdx.x % kWarpSize;
+  if (keys.begin < keys.end) load_table_window(window, args, work, keys.begin);
+  __syncthreads();  // the table window is loaded
+  if (keys.begin < keys.end) prefetch_old_keys<kHeadDim>(args, work, window, keys, warp_stages, lane);
+  // Every block passes the wait, even one with nothing to do (dependent_launch.cuh).
+  wait_for_previous_kernel();
+  if (keys.begin >= keys.end) return;  // no keys here, or a row no sequence owns (it keeps its values)
+  copy_new_keys<kHeadDim>(args, work, window, keys, warp_stages, lane);
+  uint32_t query[kHeadDim / 16][2];
+  load_query_fragments<kHeadDim, kHeads>(args, work, lane, query);
+
   MmaState<kHeadDim> state;
-  attend_keys_mma<kHeadDim>(state, args, work, window, query, keys, warp_stages);
+  attend_keys_mma<kHeadDim>(state, args, work, window, query, keys, warp_stages, lane);
   __shared__ BlockState<kHeadDim, kHeads> block;
   merge_warps<kHeadDim, kHeads>(state, block, work.num_heads_here, stages);
   finish_split<kHeadDim, kHeads>(block, args, work, num_splits, num_parts);
