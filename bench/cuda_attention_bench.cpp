@@ -11,7 +11,7 @@
 // after a warm-up).
 //
 // Usage: cuda_attention_bench [--runs N] [--only prefill|decode] [--peak-tbs X] [--batches B...]
-//                             [--contexts L...]
+//                             [--contexts L...] [--way auto|tensor-cores|clusters|workspace]
 #include <cstdio>
 
 #include "cuda_bench_util.h"
@@ -124,6 +124,14 @@ void run_prefill(int runs) {
 struct DecodeSweep {
   std::vector<int64_t> batches = {1, 2, 8, 64};
   std::vector<int64_t> contexts = {128, 1024, 4096, 16384, 32768};
+  std::string way = "auto";  // or one way for every shape: "tensor-cores", "clusters", "workspace"
+
+  cuda::AttentionWay way_for(int64_t batch, int64_t context) const {
+    if (way == "tensor-cores") return cuda::AttentionWay::kTensorCores;
+    if (way == "clusters") return cuda::AttentionWay::kClusters;
+    if (way == "workspace") return cuda::AttentionWay::kWorkspace;
+    return cuda::attention_way(batch, context);
+  }
 };
 constexpr int kMaxCallsPerGraph = 400;
 
@@ -198,8 +206,8 @@ struct DecodeTimes {
   double attention, floor_after_wait, floor_before_wait;
 };
 
-DecodeTimes decode_times(const KvPool& pool, DecodeInputs& in, float scale, int runs, cudaStream_t stream) {
-  const cuda::AttentionWay way = cuda::attention_way(in.q.dim(0), in.context);
+DecodeTimes decode_times(const KvPool& pool, DecodeInputs& in, cuda::AttentionWay way, float scale, int runs,
+                         cudaStream_t stream) {
   Tensor sink = cuda::device_zeros({cuda_bench::kFloorSinkWords}, DType::kI32);
   const auto floor = [&](cuda_bench::FloorReads reads) {
     return graph_seconds(in, runs, stream, [&](size_t copy) {
@@ -224,10 +232,11 @@ double share(double bytes, double seconds, double peak_tbs) {
 void run_decode(const DecodeSweep& sweep, int runs, double peak_tbs) {
   const AttentionShape shape = {"Qwen3-8B", 32, 8, 128};
   std::printf(
-      "decode attention (paged, the way cuda::attention_way picks), %s heads %lld/%lld dim %lld, one row per "
+      "decode attention (paged, the way %s), %s heads %lld/%lld dim %lld, one row per "
       "sequence; in a CUDA graph, median of %d replays; share of %.2f TB/s. Floor: a kernel that only reads "
       "the same K/V bytes, its reads after the dependent-launch wait / before it\n\n",
-      shape.model, static_cast<long long>(shape.heads), static_cast<long long>(shape.kv_heads),
+      sweep.way == "auto" ? "cuda::attention_way picks" : ("forced: " + sweep.way).c_str(), shape.model,
+      static_cast<long long>(shape.heads), static_cast<long long>(shape.kv_heads),
       static_cast<long long>(shape.head_dim), runs, peak_tbs);
   std::printf("%5s %7s %10s %10s %9s %7s %-12s %17s %17s\n", "batch", "context", "KV (MB)", "time (us)", "GB/s",
               "share", "way", "floor after (us)", "floor before (us)");
@@ -238,12 +247,13 @@ void run_decode(const DecodeSweep& sweep, int runs, double peak_tbs) {
   for (const int64_t batch : sweep.batches) {
     for (const int64_t context : sweep.contexts) {
       DecodeInputs in(shape, pool, batch, context);
-      const DecodeTimes times = decode_times(pool, in, scale, runs, stream);
+      const cuda::AttentionWay way = sweep.way_for(batch, context);
+      const DecodeTimes times = decode_times(pool, in, way, scale, runs, stream);
       std::printf("%5lld %7lld %10.1f %10.2f %9.1f %6.1f%% %-12s %9.2f %6.1f%% %9.2f %6.1f%%\n",
                   static_cast<long long>(batch), static_cast<long long>(context), in.kv_bytes * 1e-6,
                   times.attention * 1e6, in.kv_bytes / times.attention * 1e-9,
                   share(in.kv_bytes, times.attention, peak_tbs),
-                  cuda::attention_way_name(cuda::attention_way(batch, context)), times.floor_after_wait * 1e6,
+                  cuda::attention_way_name(way), times.floor_after_wait * 1e6,
                   share(in.kv_bytes, times.floor_after_wait, peak_tbs), times.floor_before_wait * 1e6,
                   share(in.kv_bytes, times.floor_before_wait, peak_tbs));
     }
@@ -283,6 +293,9 @@ int main(int argc, char** argv) {
   app.add_option("--contexts", sweep.contexts, "Decode context lengths")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--way", sweep.way, "Decode: the way cuda::attention_way picks (auto), or one way for every shape")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "tensor-cores", "clusters", "workspace"}));
   CLI11_PARSE(app, argc, argv);
   return hanlin::cuda_bench::run_reporting_errors([&] { return hanlin::run(runs, only, peak_tbs, sweep); });
 }

@@ -135,16 +135,18 @@ inline const char* attention_way_name(AttentionWay way) {
 // From this longest context on, launches past the tensor-core way's reach split over the workspace.
 inline constexpr int64_t kSplitAttentionContext = 2048;
 
-// The tensor-core way takes launches of up to 32 rows with rows × longest context up to 16,384.
-// Beyond, the CUDA-core ways read faster (kernel alone at batch 2 and 16K or batch 8 and 4K: level;
-// batch 16 and 16K: 8 % slower). At batch 1 with contexts under 100 a Qwen3-8B decode step was 2 %
-// slower with it than with clusters (one measurement), although the kernel alone was faster (6.3
-// against 8.4 µs); it is kept there because a row whose context fits one split then gets the same
-// numbers alone as in a small crowd, where clusters and tensor cores round differently: with batch
-// 1 under 1,024 keys left on clusters, the engine's seeded-reproducibility test on CUDA parted
-// after 22 of 96 tokens (it asks for half).
+// The tensor-core way takes launches of up to 32 rows with rows × longest context up to 24,576.
+// Measured on an H100 at Qwen3-8B's shapes, the kernel alone read faster than the CUDA-core way
+// picked otherwise up to 32K row-keys (batch 4 at 4K and 16 at 1K: 13–14 %; batch 2 at 16K, 8 at 4K
+// and 32 at 1K: 6–10 %), level at 64K and slower beyond (batch 16 at 16K: 7 %). Whole decode steps
+// agreed at batch 4 with 4K and 16 with 1K contexts (1.4–1.5 % faster) but not at batch 32 with 768
+// (1.2 % slower against clusters, mean of three): hence the edge between. At batch 1 it is kept for
+// the shortest contexts too, because a row whose context fits one split then gets the same numbers
+// alone as in a small crowd, where clusters and tensor cores round differently: with batch 1 under
+// 1,024 keys left on clusters, the engine's seeded-reproducibility test on CUDA parted after 22 of 96
+// tokens (it asks for half).
 inline constexpr int64_t kTensorCoreAttentionMaxRows = 32;
-inline constexpr int64_t kTensorCoreAttentionMaxKeys = 16384;  // rows × longest context
+inline constexpr int64_t kTensorCoreAttentionMaxKeys = 24576;  // rows × longest context
 
 // Batches of these many rows split over the workspace whatever their contexts: Qwen3-8B decode
 // steps took 6–7 % less time than with clusters at batch 8 and 16 with 1K contexts, but 2.4 % more

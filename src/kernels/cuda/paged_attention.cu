@@ -832,15 +832,23 @@ __device__ __forceinline__ void fold_key_tile(MmaState<kHeadDim>& state, const u
                                               uint32_t k_tile, int first, int end, float scale_log2, int lane) {
   const uint32_t v_tile = k_tile + kKeyTile * kHeadDim * sizeof(__nv_bfloat16);
   // S = Q·Kᵀ: ldmatrix's four matrices are keys 0–7 and 8–15 × the step's two 8-dimension halves.
-  float scores[2][4] = {};
+  // Even and odd steps of 16 dimensions sum into separate products, halving the chain of dependent
+  // mma instructions that each tile waits on.
+  float chains[2][2][4] = {};
   const int k_row = lane % 8 + 8 * (lane / 16);
 #pragma unroll
   for (int s = 0; s < kHeadDim / 16; ++s) {
     uint32_t k[4];
     load_matrices(k, tile_piece<kHeadDim>(k_tile, k_row, 2 * s + (lane / 8) % 2));
     const uint32_t a[4] = {query[s][0], 0u, query[s][1], 0u};
-    mma_bf16(scores[0], a, k[0], k[1]);
-    mma_bf16(scores[1], a, k[2], k[3]);
+    mma_bf16(chains[s % 2][0], a, k[0], k[1]);
+    mma_bf16(chains[s % 2][1], a, k[2], k[3]);
+  }
+  float scores[2][4];
+#pragma unroll
+  for (int n = 0; n < 2; ++n) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) scores[n][i] = chains[0][n][i] + chains[1][n][i];
   }
   // This lane's keys: 8n + 2(lane % 4) + e of the tile.
   float values[2][2];
@@ -906,16 +914,16 @@ __device__ __forceinline__ uint32_t stage_tile(uint32_t warp_stages, int stage) 
   return warp_stages + stage * mma_tile_bytes<kHeadDim>();
 }
 
-// Before the wait: starts the copies of the warp's first kMmaStages − 1 tiles (a group each), but
-// not of keys from work.old_keys on: this step's kernels write those (copy_new_keys, after the wait).
-// Older keys were written by earlier steps, which completed before this one began, so their reads
-// overlap the previous kernel; at small batch a block's whole range often fits these stages.
+// Before the wait: starts the copies of the warp's first kMmaStages tiles (a group each), but not of
+// keys from work.old_keys on: this step's kernels write those (copy_new_keys, after the wait). Older
+// keys were written by earlier steps, which completed before this one began, so their reads overlap
+// the kernels before this one; at small batch a block's whole range often fits these stages.
 template <int kHeadDim>
 __device__ void prefetch_old_keys(const AttentionArgs& args, const BlockWork& work, const TableWindow& window,
                                   KeyRange keys, uint32_t warp_stages, int lane) {
   const int copy_end = min(work.old_keys, keys.end);
 #pragma unroll
-  for (int stage = 0; stage < kMmaStages - 1; ++stage) {
+  for (int stage = 0; stage < kMmaStages; ++stage) {
     const int first = first_warp_tile(keys) + stage * kTileStride;
     if (first < keys.end)
       copy_key_tile<kHeadDim>(stage_tile<kHeadDim>(warp_stages, stage), args, work, window, first, copy_end, keys.end,
@@ -929,7 +937,7 @@ template <int kHeadDim>
 __device__ void copy_new_keys(const AttentionArgs& args, const BlockWork& work, const TableWindow& window,
                               KeyRange keys, uint32_t warp_stages, int lane) {
 #pragma unroll
-  for (int stage = 0; stage < kMmaStages - 1; ++stage) {
+  for (int stage = 0; stage < kMmaStages; ++stage) {
     const int first = first_warp_tile(keys) + stage * kTileStride;
     const int from = max(first, work.old_keys);
     const int to = min(first + kKeyTile, keys.end);
@@ -937,8 +945,8 @@ __device__ void copy_new_keys(const AttentionArgs& args, const BlockWork& work, 
   }
 }
 
-// The warp's pass over its tiles, the first kMmaStages − 1 already copied (prefetch_old_keys and
-// copy_new_keys); each step copies the tile kMmaStages − 1 ahead.
+// The warp's pass over its tiles, the first kMmaStages already copied (prefetch_old_keys and
+// copy_new_keys): each step folds the oldest stage's tile, then copies the tile kMmaStages on into it.
 template <int kHeadDim>
 __device__ void attend_keys_mma(MmaState<kHeadDim>& state, const AttentionArgs& args, const BlockWork& work,
                                 const TableWindow& window, const uint32_t (&query)[kHeadDim / 16][2],
@@ -950,20 +958,16 @@ __device__ void attend_keys_mma(MmaState<kHeadDim>& state, const AttentionArgs& 
 #pragma unroll
     for (int i = 0; i < 4; ++i) state.accumulator[j][i] = 0.0f;
   }
-  int next_copy = first_warp_tile(keys) + (kMmaStages - 1) * kTileStride;
   int stage = 0;
   for (int first = first_warp_tile(keys); first < keys.end; first += kTileStride) {
-    if (next_copy < keys.end) {
-      copy_key_tile<kHeadDim>(stage_tile<kHeadDim>(warp_stages, stage == 0 ? kMmaStages - 1 : stage - 1), args, work,
-                              window, next_copy, keys.end, keys.end, lane);  // the stage read a step ago
-    }
-    commit_copies();
-    next_copy += kTileStride;
     wait_copies<kMmaStages - 1>();
     __syncwarp();  // every lane's copies of this tile have landed
-    fold_key_tile<kHeadDim>(state, query, stage_tile<kHeadDim>(warp_stages, stage), first, keys.end, args.scale_log2,
-                            lane);
+    const uint32_t tile = stage_tile<kHeadDim>(warp_stages, stage);
+    fold_key_tile<kHeadDim>(state, query, tile, first, keys.end, args.scale_log2, lane);
     __syncwarp();  // every lane has read the tile before it is copied over
+    const int next = first + kMmaStages * kTileStride;
+    if (next < keys.end) copy_key_tile<kHeadDim>(tile, args, work, window, next, keys.end, keys.end, lane);
+    commit_copies();
     stage = stage + 1 == kMmaStages ? 0 : stage + 1;
   }
   wait_copies<0>();

@@ -116,15 +116,15 @@ void check_against_reference(const std::string& name, const std::vector<SeqShape
 TEST(CudaAttentionWay, PicksByRowsAndKeys) {
   using cuda::AttentionWay;
   EXPECT_EQ(cuda::attention_way(1, 1), AttentionWay::kTensorCores);
-  EXPECT_EQ(cuda::attention_way(1, 16384), AttentionWay::kTensorCores);
-  EXPECT_EQ(cuda::attention_way(1, 16385), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(1, 24576), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(1, 24577), AttentionWay::kWorkspace);
   EXPECT_EQ(cuda::attention_way(4, 256), AttentionWay::kTensorCores);
-  EXPECT_EQ(cuda::attention_way(7, 2340), AttentionWay::kTensorCores);
-  EXPECT_EQ(cuda::attention_way(7, 2341), AttentionWay::kWorkspace);
-  EXPECT_EQ(cuda::attention_way(16, 1024), AttentionWay::kTensorCores);
-  EXPECT_EQ(cuda::attention_way(16, 1025), AttentionWay::kWorkspace);
-  EXPECT_EQ(cuda::attention_way(32, 512), AttentionWay::kTensorCores);
-  EXPECT_EQ(cuda::attention_way(32, 1024), AttentionWay::kClusters);
+  EXPECT_EQ(cuda::attention_way(7, 3510), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(7, 3511), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(16, 1536), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(16, 1537), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(32, 768), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(32, 769), AttentionWay::kClusters);
   EXPECT_EQ(cuda::attention_way(33, 128), AttentionWay::kClusters);
   EXPECT_EQ(cuda::attention_way(64, 4096), AttentionWay::kWorkspace);
 }
