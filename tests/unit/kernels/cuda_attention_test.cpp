@@ -271,51 +271,58 @@ TEST(CudaPagedAttention, CapturedSplitDecodeFollowsTheContext) {
   }
 }
 
-// The query and each sequence's newest K/V written by the kernels just before the attention launch,
-// in one captured graph, as a step's fused rope/KV write does: first the newest K/V, then the query
-// by a slow copy (one block copies it all), so that the attention launch, a programmatic dependent,
-// is resident while the query is still being written. The kernel may read the step's tables before
-// its wait, but the query and the newest keys only after it: read before, they would be the
-// device's stale values (a zero query, poisoned newest K and V). A kernel that read the query before
-// its wait failed here on an H100 (a third to nine tenths of the outputs wrong); the newest K/V,
-// written a launch earlier, are checked less sharply.
+// The query and the K/V of each sequence's step (its newest q_len positions) written by the kernels
+// just before the attention launch, in one captured graph, as a step's fused rope/KV write does:
+// first the query by a slow copy (one block copies it all), then the step's K/V, whose launch is
+// resident and waiting for the copy, so that the attention launch, a programmatic dependent, is
+// resident too while neither is written yet. The kernel may read the step's tables and the K/V of
+// earlier positions before its wait, but the query and the step's keys only after it: read before,
+// they would be the device's stale values (a zero query, poisoned K and V). Measured on an H100: a
+// kernel that read the query before its wait failed here when the K/V were written first and the
+// query second (a third to nine tenths of the outputs wrong); one that copied the step's keys before
+// its wait passed with that order, and fails with this one (5,076 outputs wrong, three runs of
+// three). Steps of 3–20 positions (chunks of a prefill) put the step's keys inside and across the
+// tiles that the tensor-core way copies before its wait.
 TEST(CudaPagedAttention, ReadsWhatThePreviousKernelsWrote) {
   if (hanlin::cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
   constexpr int64_t kHeads = 64, kKvHeads = 8, kHeadDim = 128;
   const AttentionCase input(
-      {{1, 1000}, {1, 3000}, {1, 17}, {1, 2048}, {1, 640}, {1, 129}, {1, 1500}, {1, 4000}}, kHeads, kKvHeads,
+      {{5, 1000}, {1, 3000}, {3, 17}, {1, 2048}, {20, 640}, {1, 129}, {16, 1500}, {1, 4000}}, kHeads, kKvHeads,
       kHeadDim, 81, 1.0f);
   const float scale = 1.0f / std::sqrt(static_cast<float>(kHeadDim));
   const Tensor initial_out = initial_output(input, 82);
   const int64_t num_rows = static_cast<int64_t>(input.row_seq.size());
   const int64_t slot_numel = kKvHeads * kHeadDim;
 
-  // Each sequence's newest slot; its true K/V rows, and caches where it holds poison instead.
+  // The slots of each sequence's step; their true K/V rows, and caches where they hold poison instead.
   const int64_t num_seqs = input.num_seqs();
-  std::vector<int32_t> newest_slots;
-  Tensor newest_k = Tensor::zeros({num_seqs, kKvHeads, kHeadDim}, DType::kBF16);
-  Tensor newest_v = Tensor::zeros({num_seqs, kKvHeads, kHeadDim}, DType::kBF16);
+  std::vector<int32_t> step_slots;
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    const ops::AttentionSeq& seq = input.seqs[static_cast<size_t>(s)];
+    const int32_t q_len = input.seq_rows[static_cast<size_t>(3 * s + 1)];
+    for (int32_t position = seq.context_len - q_len; position < seq.context_len; ++position) {
+      step_slots.push_back(seq.block_table[static_cast<size_t>(position / kBlockSize)] * kBlockSize +
+                           position % kBlockSize);
+    }
+  }
+  const auto num_written = static_cast<int64_t>(step_slots.size());
+  Tensor newest_k = Tensor::zeros({num_written, kKvHeads, kHeadDim}, DType::kBF16);
+  Tensor newest_v = Tensor::zeros({num_written, kKvHeads, kHeadDim}, DType::kBF16);
   Tensor stale_k = Tensor::zeros(input.k_cache.shape(), DType::kBF16);
   Tensor stale_v = Tensor::zeros(input.v_cache.shape(), DType::kBF16);
   std::copy_n(input.k_cache.data<bf16>(), input.k_cache.numel(), stale_k.data<bf16>());
   std::copy_n(input.v_cache.data<bf16>(), input.v_cache.numel(), stale_v.data<bf16>());
-  for (int64_t s = 0; s < num_seqs; ++s) {
-    const ops::AttentionSeq& seq = input.seqs[static_cast<size_t>(s)];
-    const int32_t position = seq.context_len - 1;
-    const int32_t slot = seq.block_table[static_cast<size_t>(position / kBlockSize)] * kBlockSize +
-                         position % kBlockSize;
-    newest_slots.push_back(slot);
-    std::copy_n(input.k_cache.data<bf16>() + slot * slot_numel, slot_numel,
-                newest_k.data<bf16>() + s * slot_numel);
-    std::copy_n(input.v_cache.data<bf16>() + slot * slot_numel, slot_numel,
-                newest_v.data<bf16>() + s * slot_numel);
+  for (int64_t i = 0; i < num_written; ++i) {
+    const int64_t slot = step_slots[static_cast<size_t>(i)];
+    std::copy_n(input.k_cache.data<bf16>() + slot * slot_numel, slot_numel, newest_k.data<bf16>() + i * slot_numel);
+    std::copy_n(input.v_cache.data<bf16>() + slot * slot_numel, slot_numel, newest_v.data<bf16>() + i * slot_numel);
     std::fill_n(stale_k.data<bf16>() + slot * slot_numel, slot_numel, to_bf16(kPoisonValue));
     std::fill_n(stale_v.data<bf16>() + slot * slot_numel, slot_numel, to_bf16(kPoisonValue));
   }
   const int64_t q_numel = input.q.numel();
   const Tensor true_q = cuda::to_device(input.q).reshape({1, q_numel});
   const Tensor first_row = device_ints({0}, {1});
-  const Tensor slots = device_ints(newest_slots, {num_seqs});
+  const Tensor slots = device_ints(step_slots, {num_written});
   const Tensor device_newest_k = cuda::to_device(newest_k);
   const Tensor device_newest_v = cuda::to_device(newest_v);
 
@@ -332,13 +339,13 @@ TEST(CudaPagedAttention, ReadsWhatThePreviousKernelsWrote) {
     const Tensor row_seq = device_ints(input.row_seq, {num_rows});
     // Captured, as a decode step is, so that the launches follow one another on the device alone.
     cuda::begin_capture(stream);
-    cuda::kv_cache_write(k_cache, v_cache, device_newest_k, device_newest_v, slots, stream);
     cuda::embedding(q_as_one_row, true_q, first_row, stream);
+    cuda::kv_cache_write(k_cache, v_cache, device_newest_k, device_newest_v, slots, stream);
     cuda::paged_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, scale, way, stream);
     const std::shared_ptr<cuda::Graph> graph = cuda::end_capture(stream);
     cuda::launch_graph(*graph, stream);
     cuda::synchronize(stream);
-    expect_matches_reference("query and newest K/V written just before" + way_label(way), input, input.seqs,
+    expect_matches_reference("query and the step's K/V written just before" + way_label(way), input, input.seqs,
                              initial_out, out, scale);
   }
 }
