@@ -66,21 +66,28 @@ void kv_cache_write(Tensor& k_cache, Tensor& v_cache, const Tensor& k, const Ten
 }
 
 void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
-                     std::span<const ops::AttentionSeq> seqs, float scale, const ops::Context&) {
+                     std::span<const ops::AttentionSeq> seqs, float scale, const ops::Context& ctx) {
   const int64_t num_heads = q.dim(1);
   const CacheShape shape{k_cache.dim(1), k_cache.dim(2), k_cache.dim(3)};
   const int64_t group = num_heads / shape.kv_heads;
+  struct QueryRow {
+    int64_t row;
+    int64_t last;  // the causal limit, inclusive
+    std::span<const int32_t> block_table;
+  };
+  std::vector<QueryRow> rows;
   for (const ops::AttentionSeq& seq : seqs) {
-    for (int64_t i = 0; i < seq.q_len; ++i) {
-      const int64_t row = seq.q_start + i;
-      const int64_t last = seq.context_len - seq.q_len + i;  // the causal limit, inclusive
-      for (int64_t h = 0; h < num_heads; ++h) {
-        const int64_t offset = (row * num_heads + h) * shape.head_dim;
-        attend_one_row(out.data<float>() + offset, q.data<float>() + offset, k_cache.data<float>(),
-                       v_cache.data<float>(), shape, seq.block_table, last, h / group, scale);
-      }
-    }
+    for (int64_t i = 0; i < seq.q_len; ++i)
+      rows.push_back({seq.q_start + i, seq.context_len - seq.q_len + i, seq.block_table});
   }
+  // Item r · num_heads + h: query row r, head h.
+  for_each_output(static_cast<int64_t>(rows.size()) * num_heads, ctx, [&](int64_t item) {
+    const QueryRow& query = rows[static_cast<size_t>(item / num_heads)];
+    const int64_t h = item % num_heads;
+    const int64_t offset = (query.row * num_heads + h) * shape.head_dim;
+    attend_one_row(out.data<float>() + offset, q.data<float>() + offset, k_cache.data<float>(), v_cache.data<float>(),
+                   shape, query.block_table, query.last, h / group, scale);
+  });
 }
 
 }  // namespace hanlin::ref

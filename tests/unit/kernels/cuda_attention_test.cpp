@@ -54,7 +54,7 @@ void expect_matches_reference(const std::string& label, const AttentionCase& inp
   const std::vector<float> actual = values_of(cuda::to_host(out));
   Tensor expected = as_f32(initial_out);
   ref::paged_attention(expected, as_f32(input.q), as_f32(input.k_cache), as_f32(input.v_cache), seqs, scale,
-                       {});
+                       reference_context());
   const std::vector<float> expected_values = values_of(expected);
 
   const size_t row_numel = static_cast<size_t>(input.q.dim(1) * input.q.dim(2));

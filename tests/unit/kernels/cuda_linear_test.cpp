@@ -31,8 +31,8 @@ const std::vector<int64_t> kTokenCounts = {1, 2, 3, 7, 9, 83, 769, 5125};
 
 // Rows whose outputs are compared: all of them up to 32; past that the first rows, the rows on
 // either side of the 128- and 256-token tile edges, the middle, the last (a partial tile) and
-// a few random ones. The reference is single-threaded double; all 5125 rows of a 12288 × 4096
-// product would take it minutes.
+// a few random ones. The reference is plain double; all 5125 rows of a 12288 × 4096 product would
+// take it minutes even over every thread.
 std::vector<int64_t> rows_to_check(int64_t num_tokens, uint32_t seed) {
   std::vector<int64_t> rows;
   if (num_tokens <= 32) {
@@ -135,7 +135,7 @@ void check_against_ref(const Tensor& in, const Tensor& weight, const Tensor& dev
   const std::vector<int64_t> rows = rows_to_check(num_tokens, seed);
   const Tensor in_rows = gather_rows_f32(in, rows);
   Tensor expected = Tensor::zeros({static_cast<int64_t>(rows.size()), num_outputs}, DType::kF32);
-  ref::linear(expected, in_rows, weight, bias, {});
+  ref::linear(expected, in_rows, weight, bias, reference_context());
   const std::vector<float> expected_values = values_of(expected);
   const ::testing::AssertionResult result =
       within(values_of_rows(out, rows), expected_values,
@@ -227,7 +227,7 @@ TEST(CudaLinear, UnalignedRowSlices) {
     const Tensor bias = bias_storage.slice_rows(offsets.bias, offsets.bias + kOutputs);
     const Tensor in = gather_rows_f32(in_storage, in_rows);
     Tensor expected = Tensor::zeros({kTokens, kOutputs}, DType::kF32);
-    ref::linear(expected, in, weight, &bias, {});
+    ref::linear(expected, in, weight, &bias, reference_context());
     const std::vector<float> expected_values = values_of(expected);
     const ::testing::AssertionResult result =
         within(values_of_rows(out, out_rows), expected_values,
@@ -309,8 +309,8 @@ TEST(CudaGatedLinear, MatchesTwoProductsAndSiluMul) {
       const auto rows_count = static_cast<int64_t>(rows.size());
       Tensor g = Tensor::zeros({rows_count, shape.width}, DType::kF32);
       Tensor u = Tensor::zeros({rows_count, shape.width}, DType::kF32);
-      ref::linear(g, in_rows, gate, nullptr, {});
-      ref::linear(u, in_rows, up, nullptr, {});
+      ref::linear(g, in_rows, gate, nullptr, reference_context());
+      ref::linear(u, in_rows, up, nullptr, reference_context());
       Tensor expected = Tensor::zeros({rows_count, shape.width}, DType::kF32);
       ref::silu_mul(expected, g, u, {});
       const std::vector<double> in_norms = row_norms(in_rows);

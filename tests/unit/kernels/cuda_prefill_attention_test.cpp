@@ -89,7 +89,7 @@ std::vector<float> reference_output(const AttentionCase& input, const Tensor& in
   if (absolute_v) {
     for (int64_t i = 0; i < v.numel(); ++i) v.data<float>()[i] = std::fabs(v.data<float>()[i]);
   }
-  ref::paged_attention(expected, as_f32(input.q), as_f32(input.k_cache), v, input.seqs, scale, {});
+  ref::paged_attention(expected, as_f32(input.q), as_f32(input.k_cache), v, input.seqs, scale, reference_context());
   return values_of(expected);
 }
 

@@ -121,6 +121,13 @@ inline const char* isa_name(cpu::Isa isa) {
   return isa == cpu::Isa::kAvx2 ? "avx2" : "scalar";
 }
 
+// A context whose pool is every hardware thread, for references at real shapes (the GPU tests':
+// alone, the reference of one 5125-token prefill or 12288 × 4096 product takes a minute).
+inline ops::Context reference_context() {
+  static ThreadPool pool(0);
+  return ops::Context{&pool};
+}
+
 // Base for the CPU-vs-reference tests: runs each test once per instruction set (the scalar
 // fallback forced through set_max_isa) with a two-thread pool.
 class CpuVsRef : public ::testing::TestWithParam<cpu::Isa> {

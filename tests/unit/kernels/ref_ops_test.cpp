@@ -195,5 +195,34 @@ TEST(RefSiluMul, MatchesHandComputedValues) {
   EXPECT_TRUE(close_to(values_of(out), {0, 1.4621171572600098f, -0.2384058440442351f}, 0, 1e-7));
 }
 
+// linear and paged_attention split their outputs over a pool when given one: every output must
+// be the one the calling thread alone computes (a chunk missed or computed twice would differ).
+TEST(RefOverAPool, GivesTheNumbersOfOneThread) {
+  ThreadPool pool(3);
+  const ops::Context threaded{&pool};
+  const Tensor in = random_tensor({7, 33}, DType::kF32, 21);
+  const Tensor weight = random_tensor({19, 33}, DType::kBF16, 22);
+  const Tensor bias = random_tensor({19}, DType::kF32, 23);
+  Tensor alone = Tensor::zeros({7, 19}, DType::kF32);
+  Tensor shared = Tensor::zeros({7, 19}, DType::kF32);
+  ref::linear(alone, in, weight, &bias, kNoPool);
+  ref::linear(shared, in, weight, &bias, threaded);
+  EXPECT_EQ(values_of(shared), values_of(alone));
+
+  // Two sequences over 5 blocks of 4 slots, 2 kv heads of 8 dims, 6 query heads: one prefill
+  // chunk of 3 rows after 5 cached positions and one decode row at position 9.
+  const Tensor k_cache = random_tensor({5, 4, 2, 8}, DType::kF32, 24);
+  const Tensor v_cache = random_tensor({5, 4, 2, 8}, DType::kF32, 25);
+  const Tensor q = random_tensor({4, 6, 8}, DType::kF32, 26);
+  const std::vector<int32_t> first_table{4, 1}, second_table{0, 3, 2};
+  const std::vector<ops::AttentionSeq> seqs{{0, 3, 8, first_table}, {3, 1, 10, second_table}};
+  Tensor attention_alone = Tensor::zeros({4, 6, 8}, DType::kF32);
+  Tensor attention_shared = Tensor::zeros({4, 6, 8}, DType::kF32);
+  ref::paged_attention(attention_alone, q, k_cache, v_cache, seqs, 0.35f, kNoPool);
+  ref::paged_attention(attention_shared, q, k_cache, v_cache, seqs, 0.35f, threaded);
+  EXPECT_EQ(values_of(attention_shared), values_of(attention_alone));
+  EXPECT_NE(values_of(attention_alone), std::vector<float>(4 * 6 * 8, 0.0f));
+}
+
 }  // namespace
 }  // namespace hanlin::test
