@@ -73,7 +73,9 @@ mean() { awk '{ if ($1 != "failed") { s += $1; n++ } } END { if (n) printf "%.3f
   echo
   echo "A: $binary_a  "
   echo "B: $binary_b  "
-  echo "$(date -u '+%Y-%m-%d %H:%M UTC'); model: $([[ $dry_run == 1 ]] && echo 'demo model on the CPU (dry run)' || echo "$preset"), output length $output_len, median step of each run (ms)"
+  model=$preset
+  (( dry_run )) && model="the demo model on the CPU (dry run)"
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'); model: $model, output length $output_len, median step of each run (ms)"
   echo
   echo "| workload | A | B | mean A | mean B | B against A |"
   echo "|---|---|---|---|---|---|"
@@ -89,7 +91,8 @@ for workload in "${workloads[@]}"; do
   done
   mean_a=$(printf '%s\n' "${a_runs[@]}" | mean)
   mean_b=$(printf '%s\n' "${b_runs[@]}" | mean)
-  change=$(awk -v a="$mean_a" -v b="$mean_b" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%+.1f %%", 100 * (b - a) / a; else print "-" }')
+  change=$(awk -v a="$mean_a" -v b="$mean_b" \
+    'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%+.1f %%", 100 * (b - a) / a; else print "-" }')
   echo "| $workload | ${a_runs[*]} | ${b_runs[*]} | $mean_a | $mean_b | $change |" >>"$outdir/ab.md"
 done
 cat "$outdir/ab.md"

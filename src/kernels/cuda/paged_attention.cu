@@ -941,7 +941,9 @@ __device__ void copy_new_keys(const AttentionArgs& args, const BlockWork& work, 
     const int first = first_warp_tile(keys) + stage * kTileStride;
     const int from = max(first, work.old_keys);
     const int to = min(first + kKeyTile, keys.end);
-    if (from < to) copy_rows<kHeadDim>(stage_tile<kHeadDim>(warp_stages, stage), args, work, window, first, from, to, lane);
+    if (from < to) {
+      copy_rows<kHeadDim>(stage_tile<kHeadDim>(warp_stages, stage), args, work, window, first, from, to, lane);
+    }
   }
 }
 
