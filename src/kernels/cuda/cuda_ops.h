@@ -111,8 +111,9 @@ void gated_linear(Tensor& out, const Tensor& in, const Tensor& gate_up, Tensor& 
 // as is). Query head h reads kv head h / (heads / kv_heads). All on the device.
 //
 // `way` picks how the launch walks the contexts; every way sums in f32 from the bf16 inputs, so
-// they give the same numbers up to the order of rounding. attention_way is the choice for a launch's rows and the longest context
-// among its sequences, as measured on an H100 (bench/RESULTS.md, 2026-11-27):
+// they give the same numbers up to the order of rounding. attention_way is the choice for a
+// launch's rows and the longest context among its sequences, as measured on an H100
+// (bench/RESULTS.md, 2026-11-27):
 // - kTensorCores: the block's query heads as the rows of tensor-core products, each context split
 //   over enough blocks to fill the GPU; for small launches, whose cost is the walk's latency.
 // - kClusters: CUDA cores, a context split over a thread-block cluster; wide batches at short

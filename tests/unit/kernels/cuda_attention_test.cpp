@@ -4,7 +4,7 @@
 // tables, rows in an order unlike the sequences', rows no sequence owns, and poisoned cache blocks
 // that only a read past a row's causal limit would reach; small decode batches whose long contexts
 // are split over many blocks, also replayed from a CUDA graph with the context changed between
-// replays; the query and newest K/V written by the launches just before. Each case runs every way
+// replays; the query and the step's K/V written by the launches just before. Each case runs every way
 // the launch can walk the contexts (tensor cores, clusters, workspace) and prints its largest
 // errors. Without a GPU each test skips, except the one of the rule that picks the way; without
 // CUDA in the build the file is empty.
@@ -111,7 +111,7 @@ void check_against_reference(const std::string& name, const std::vector<SeqShape
   }
 }
 
-// The choice of way at its edges (cuda_ops.h): tensor cores for up to 32 rows with up to 16,384
+// The choice of way at its edges (cuda_ops.h): tensor cores for up to 32 rows with up to 24,576
 // keys among them, counting each row at the longest context; beyond, the CUDA-core ways.
 TEST(CudaAttentionWay, PicksByRowsAndKeys) {
   using cuda::AttentionWay;
