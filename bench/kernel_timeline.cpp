@@ -1,0 +1,203 @@
+// A kernel timeline of any CUDA program, hanlin's own runs included: loaded by the CUDA driver
+// through CUDA_INJECTION64_PATH, it records every kernel's start and end on the GPU (CUPTI's
+// concurrent-kernel activity, which does not serialise kernels) and, when the program exits,
+// writes them to PREFIX.csv and a summary of the kernels launched from CUDA graphs (hanlin's decode
+// steps) to PREFIX.txt, PREFIX being $HANLIN_KERNEL_TIMELINE:
+//
+//   export CUDA_INJECTION64_PATH=build/bench/libkernel_timeline.so HANLIN_KERNEL_TIMELINE=/tmp/step
+//   hanlin bench latency --load-format dummy --preset qwen3-8b --batch-size 1 ...
+//
+// The summary gives, per kernel, its mean time and the mean gap from the end of the kernel before
+// it on the stream (negative where a dependent launch overlaps it), the shared memory the SM was
+// configured with while it ran, and per graph launch the span from first start to last end.
+#include <cupti.h>
+#include <cxxabi.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct KernelRecord {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  uint32_t stream = 0;
+  uint32_t graph = 0;
+  uint64_t node = 0;
+  uint32_t shared_executed = 0;  // the SM's shared-memory carve-out while it ran, bytes
+  int32_t shared_dynamic = 0;
+  int32_t grid[3] = {0, 0, 0};
+  int32_t block = 0;
+  std::string name;
+};
+
+std::mutex records_mutex;
+std::vector<KernelRecord> records;
+
+void check(CUptiResult result, const char* what) {
+  if (result == CUPTI_SUCCESS) return;
+  const char* message = nullptr;
+  cuptiGetResultString(result, &message);
+  std::fprintf(stderr, "kernel_timeline: %s failed: %s\n", what, message ? message : "unknown error");
+}
+
+// The demangled name up to its parameter list, without hanlin's namespaces.
+std::string short_name(const char* mangled) {
+  if (mangled == nullptr) return "?";
+  int status = 0;
+  char* demangled = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  std::string name = status == 0 && demangled ? demangled : mangled;
+  std::free(demangled);
+  int depth = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (name[i] == '<') ++depth;
+    if (name[i] == '>') --depth;
+    if (name[i] == '(' && depth == 0 && name.compare(i, 21, "(anonymous namespace)") != 0) {
+      name.resize(i);
+      break;
+    }
+  }
+  for (const char* prefix : {"hanlin::cuda::", "(anonymous namespace)::"}) {
+    for (size_t at; (at = name.find(prefix)) != std::string::npos;) name.erase(at, std::string(prefix).size());
+  }
+  return name;
+}
+
+void CUPTIAPI buffer_requested(uint8_t** buffer, size_t* size, size_t* max_records) {
+  *size = size_t{16} << 20;
+  *buffer = static_cast<uint8_t*>(std::aligned_alloc(8, *size));
+  *max_records = 0;
+}
+
+void CUPTIAPI buffer_completed(CUcontext, uint32_t, uint8_t* buffer, size_t, size_t valid_size) {
+  std::vector<KernelRecord> batch;
+  CUpti_Activity* record = nullptr;
+  while (cuptiActivityGetNextRecord(buffer, valid_size, &record) == CUPTI_SUCCESS) {
+    if (record->kind != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL) continue;
+    const auto* kernel = reinterpret_cast<const CUpti_ActivityKernel10*>(record);
+    KernelRecord r;
+    r.start = kernel->start;
+    r.end = kernel->end;
+    r.stream = kernel->streamId;
+    r.graph = kernel->graphId;
+    r.node = kernel->graphNodeId;
+    r.shared_executed = kernel->sharedMemoryExecuted;
+    r.shared_dynamic = kernel->dynamicSharedMemory;
+    r.grid[0] = kernel->gridX;
+    r.grid[1] = kernel->gridY;
+    r.grid[2] = kernel->gridZ;
+    r.block = kernel->blockX * kernel->blockY * kernel->blockZ;
+    r.name = short_name(kernel->name);
+    batch.push_back(std::move(r));
+  }
+  std::free(buffer);
+  std::lock_guard<std::mutex> lock(records_mutex);
+  records.insert(records.end(), batch.begin(), batch.end());
+}
+
+void write_csv(const std::string& path, const std::vector<KernelRecord>& kernels) {
+  FILE* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr) return;
+  std::fprintf(file, "start_ns,end_ns,stream,graph,node,shared_executed,shared_dynamic,grid,block,name\n");
+  for (const KernelRecord& r : kernels) {
+    std::fprintf(file, "%llu,%llu,%u,%u,%llu,%u,%d,%dx%dx%d,%d,\"%s\"\n", static_cast<unsigned long long>(r.start),
+                 static_cast<unsigned long long>(r.end), r.stream, r.graph, static_cast<unsigned long long>(r.node),
+                 r.shared_executed, r.shared_dynamic, r.grid[0], r.grid[1], r.grid[2], r.block, r.name.c_str());
+  }
+  std::fclose(file);
+}
+
+struct KernelSummary {
+  int count = 0;
+  double busy_ns = 0;
+  double gap_ns = 0;
+  std::set<uint32_t> shared_executed;
+};
+
+// Kernels launched from graphs, in start order per stream: each one's gap from the one before it;
+// a graph launch begins where the graph's first node comes round again.
+void write_summary(const std::string& path, std::vector<KernelRecord> kernels) {
+  std::erase_if(kernels, [](const KernelRecord& r) { return r.graph == 0; });
+  std::sort(kernels.begin(), kernels.end(), [](const KernelRecord& a, const KernelRecord& b) {
+    return a.stream != b.stream ? a.stream < b.stream : a.start < b.start;
+  });
+  std::map<std::string, KernelSummary> by_name;
+  std::map<uint32_t, std::vector<double>> spans;  // per graph
+  std::map<uint32_t, uint64_t> first_node;
+  uint64_t launch_start = 0, launch_end = 0;
+  uint32_t launch_graph = 0;
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    const KernelRecord& r = kernels[i];
+    KernelSummary& summary = by_name[r.name];
+    ++summary.count;
+    summary.busy_ns += static_cast<double>(r.end - r.start);
+    if (i > 0 && kernels[i - 1].stream == r.stream)
+      summary.gap_ns += static_cast<double>(r.start) - static_cast<double>(kernels[i - 1].end);
+    summary.shared_executed.insert(r.shared_executed);
+    const bool new_launch = first_node.emplace(r.graph, r.node).first->second == r.node || r.graph != launch_graph;
+    if (new_launch) {
+      if (launch_graph != 0) spans[launch_graph].push_back(static_cast<double>(launch_end - launch_start));
+      launch_graph = r.graph;
+      launch_start = r.start;
+      launch_end = r.end;
+    }
+    launch_end = std::max(launch_end, r.end);
+  }
+  if (launch_graph != 0) spans[launch_graph].push_back(static_cast<double>(launch_end - launch_start));
+
+  FILE* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr) return;
+  std::fprintf(file, "kernels launched from CUDA graphs: %zu\n\n", kernels.size());
+  std::fprintf(file, "%8s %10s %10s %12s  %-24s %s\n", "count", "mean us", "gap us", "total ms", "shared executed KB",
+               "kernel");
+  for (const auto& [name, summary] : by_name) {
+    std::string shared;
+    for (uint32_t bytes : summary.shared_executed) {
+      if (!shared.empty()) shared.push_back(',');
+      shared.append(std::to_string(bytes / 1024));
+    }
+    std::fprintf(file, "%8d %10.2f %10.2f %12.3f  %-24s %s\n", summary.count, summary.busy_ns / summary.count / 1e3,
+                 summary.gap_ns / summary.count / 1e3, summary.busy_ns / 1e6, shared.c_str(), name.c_str());
+  }
+  std::fprintf(file, "\n%8s %10s %12s %12s  %s\n", "graph", "launches", "median us", "mean us", "span of a launch");
+  for (auto& [graph, values] : spans) {
+    std::sort(values.begin(), values.end());
+    double sum = 0;
+    for (double v : values) sum += v;
+    std::fprintf(file, "%8u %10zu %12.2f %12.2f\n", graph, values.size(), values[values.size() / 2] / 1e3,
+                 sum / values.size() / 1e3);
+  }
+  std::fclose(file);
+}
+
+void write_timeline() {
+  check(cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED), "cuptiActivityFlushAll");
+  const char* prefix = std::getenv("HANLIN_KERNEL_TIMELINE");
+  const std::string base = prefix != nullptr && *prefix != '\0' ? prefix : "kernel_timeline";
+  std::vector<KernelRecord> kernels;
+  {
+    std::lock_guard<std::mutex> lock(records_mutex);
+    kernels.swap(records);
+  }
+  write_csv(base + ".csv", kernels);
+  write_summary(base + ".txt", std::move(kernels));
+  std::fprintf(stderr, "kernel_timeline: wrote %s.csv and %s.txt\n", base.c_str(), base.c_str());
+}
+
+}  // namespace
+
+// The CUDA driver calls this once, at its initialisation, in a process that names this library in
+// CUDA_INJECTION64_PATH.
+extern "C" int InitializeInjection() {
+  check(cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed), "cuptiActivityRegisterCallbacks");
+  check(cuptiActivityEnable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL), "cuptiActivityEnable");
+  std::atexit(write_timeline);
+  return 1;
+}
