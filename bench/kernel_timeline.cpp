@@ -7,9 +7,12 @@
 //   export CUDA_INJECTION64_PATH=build/bench/libkernel_timeline.so HANLIN_KERNEL_TIMELINE=/tmp/step
 //   hanlin bench latency --load-format dummy --preset qwen3-8b --batch-size 1 ...
 //
-// The summary gives, per kernel, its mean time and the mean gap from the end of the kernel before
-// it on the stream (negative where a dependent launch overlaps it), the shared memory the SM was
-// configured with while it ran, and per graph launch the span from first start to last end.
+// The summary gives, per kernel: its mean time from first block start to last block end; the mean
+// gap from the end of the kernel before it (negative where a dependent launch overlaps that one);
+// its marginal cost, its end minus the end of the kernel before it, which sums over a graph launch
+// to the launch's span (less its first kernel) and so says what each kernel adds to a step; and
+// the shared-memory carve-out the SMs ran it with. Per graph launch: the span, first start to last
+// end. Gaps and marginal costs are taken within graph launches only.
 #include <cupti.h>
 #include <cxxabi.h>
 
@@ -116,13 +119,15 @@ void write_csv(const std::string& path, const std::vector<KernelRecord>& kernels
 
 struct KernelSummary {
   int count = 0;
+  int chained = 0;  // launches with a kernel before them in the same graph launch
   double busy_ns = 0;
   double gap_ns = 0;
+  double marginal_ns = 0;
   std::set<uint32_t> shared_executed;
 };
 
-// Kernels launched from graphs, in start order per stream: each one's gap from the one before it;
-// a graph launch begins where the graph's first node comes round again.
+// Kernels launched from graphs, in start order per stream; a graph launch begins where the graph's
+// first node comes round again.
 void write_summary(const std::string& path, std::vector<KernelRecord> kernels) {
   std::erase_if(kernels, [](const KernelRecord& r) { return r.graph == 0; });
   std::sort(kernels.begin(), kernels.end(), [](const KernelRecord& a, const KernelRecord& b) {
@@ -138,10 +143,16 @@ void write_summary(const std::string& path, std::vector<KernelRecord> kernels) {
     KernelSummary& summary = by_name[r.name];
     ++summary.count;
     summary.busy_ns += static_cast<double>(r.end - r.start);
-    if (i > 0 && kernels[i - 1].stream == r.stream)
-      summary.gap_ns += static_cast<double>(r.start) - static_cast<double>(kernels[i - 1].end);
     summary.shared_executed.insert(r.shared_executed);
-    const bool new_launch = first_node.emplace(r.graph, r.node).first->second == r.node || r.graph != launch_graph;
+    const bool graph_starts_again = first_node.emplace(r.graph, r.node).first->second == r.node;
+    const bool new_launch =
+        i == 0 || graph_starts_again || r.graph != launch_graph || kernels[i - 1].stream != r.stream;
+    if (!new_launch) {
+      const KernelRecord& before = kernels[i - 1];
+      ++summary.chained;
+      summary.gap_ns += static_cast<double>(r.start) - static_cast<double>(before.end);
+      summary.marginal_ns += static_cast<double>(r.end) - static_cast<double>(before.end);
+    }
     if (new_launch) {
       if (launch_graph != 0) spans[launch_graph].push_back(static_cast<double>(launch_end - launch_start));
       launch_graph = r.graph;
@@ -155,16 +166,18 @@ void write_summary(const std::string& path, std::vector<KernelRecord> kernels) {
   FILE* file = std::fopen(path.c_str(), "w");
   if (file == nullptr) return;
   std::fprintf(file, "kernels launched from CUDA graphs: %zu\n\n", kernels.size());
-  std::fprintf(file, "%8s %10s %10s %12s  %-24s %s\n", "count", "mean us", "gap us", "total ms", "shared executed KB",
-               "kernel");
+  std::fprintf(file, "%8s %10s %10s %12s %12s  %-20s %s\n", "count", "mean us", "gap us", "marginal us", "total ms",
+               "carve-out KB", "kernel");
   for (const auto& [name, summary] : by_name) {
     std::string shared;
     for (uint32_t bytes : summary.shared_executed) {
       if (!shared.empty()) shared.push_back(',');
       shared.append(std::to_string(bytes / 1024));
     }
-    std::fprintf(file, "%8d %10.2f %10.2f %12.3f  %-24s %s\n", summary.count, summary.busy_ns / summary.count / 1e3,
-                 summary.gap_ns / summary.count / 1e3, summary.busy_ns / 1e6, shared.c_str(), name.c_str());
+    const double chained = std::max(summary.chained, 1);
+    std::fprintf(file, "%8d %10.2f %10.2f %12.2f %12.3f  %-20s %s\n", summary.count,
+                 summary.busy_ns / summary.count / 1e3, summary.gap_ns / chained / 1e3,
+                 summary.marginal_ns / chained / 1e3, summary.busy_ns / 1e6, shared.c_str(), name.c_str());
   }
   std::fprintf(file, "\n%8s %10s %12s %12s  %s\n", "graph", "launches", "median us", "mean us", "span of a launch");
   for (auto& [graph, values] : spans) {
