@@ -2,7 +2,8 @@
 # The standard benchmark matrix of the GPU host in one command: Qwen3-8B and Qwen3-14B shapes
 # with random bf16 weights, batch-1 decode, prefill 8K and 32K (`hanlin bench latency`),
 # `hanlin bench serve` against `hanlin serve` at concurrency 1/16/64/256 on random 1024 -> 256,
-# and a shared-prefix workload. Writes OUTDIR/report.md, each figure beside its physical limit
+# a shared-prefix workload, and staggered traffic (Poisson arrivals, lengths ±50 %) whose steps mostly
+# mix prefill chunks with decode rows. Writes OUTDIR/report.md, each figure beside its physical limit
 # (GPU.md), and keeps every raw JSON file, log and command line under OUTDIR.
 #
 # Usage: bench/gpu_report.sh [--quick] [--dry-run] [--models=LIST] OUTDIR
@@ -18,8 +19,9 @@
 #   HANLIN_STEP_TIMEOUT   seconds any one command may run before it is stopped (default 300)
 #   HANLIN_COMMIT         the commit the report names (default: the tree's own, which a copy of
 #                         the tree may not have)
-# Needs no network. The whole matrix took 4 min 20 s on an H100 (2026-11-27); the report gives
-# each step's seconds.
+# Needs no network. The whole matrix took 4 min 20 s on an H100 (2026-11-27) before the staggered
+# traffic joined it (128 requests at 8 a second: at least 16 s a model); the report gives each
+# step's seconds.
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +33,7 @@ for arg in "$@"; do
     --quick) mode=quick ;;
     --models=*) models_override=${arg#--models=} ;;
     --dry-run) mode=dry-run ;;
-    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "gpu_report: unknown option $arg (see --help)" >&2; exit 2 ;;
     *) [[ -z $outdir ]] || { echo "gpu_report: one OUTDIR only" >&2; exit 2; }; outdir=$arg ;;
   esac
@@ -54,6 +56,10 @@ serve_input_len=1024 serve_output_len=256
 serve_concurrency=(1 16 64 256)
 serve_prompts=(4 48 128 256)
 prefix_len=2000 prefix_input_len=128 prefix_output_len=128 prefix_concurrency=16 prefix_prompts=64
+# Staggered traffic: the serve rows above move in waves (one length, all at once), so few of their
+# steps mix a prompt's prefill with others' decoding; real traffic mixes them in most steps.
+staggered_input_len=1024 staggered_output_len=256 staggered_range=0.5 staggered_rate=8
+staggered_concurrency=64 staggered_prompts=128
 case $mode in
   quick)
     models=(qwen3-8b)
@@ -69,6 +75,7 @@ case $mode in
     serve_input_len=32 serve_output_len=8
     serve_concurrency=(1 4) serve_prompts=(2 8)
     prefix_len=64 prefix_input_len=16 prefix_output_len=4 prefix_concurrency=2 prefix_prompts=4
+    staggered_input_len=32 staggered_output_len=8 staggered_rate=20 staggered_concurrency=4 staggered_prompts=8
     ;;
 esac
 
@@ -185,9 +192,11 @@ serve_limits() {  # MODEL
       --output-len "$serve_output_len" --batch-size "$concurrency" \
       --output-json "$outdir/$label-serve-c$concurrency-limits.json" >/dev/null
   done
+  # Requests of one length in a closed loop finish together, so the next ones arrive together: the
+  # median request's first token needs at least the first half of such a wave prefilled.
   "$hanlin" bench latency "${flags[@]}" "${peak_flags[@]}" --limits-only --shared-prefix-len "$prefix_len" \
-    --input-len "$prefix_input_len" --output-len "$prefix_output_len" --batch-size 1 \
-    --output-json "$outdir/$label-prefix-limits.json" >/dev/null
+    --input-len "$prefix_input_len" --output-len "$prefix_output_len" \
+    --batch-size "$(((prefix_concurrency + 1) / 2))" --output-json "$outdir/$label-prefix-limits.json" >/dev/null
 }
 
 server_pid=
@@ -256,17 +265,21 @@ serve_steps() {  # MODEL
   label=$(model_label "$1")
   start_server "$1" || return
   local base=("$hanlin" bench serve --base-url "http://127.0.0.1:$server_port" --endpoint /v1/completions
-              --model "$label" --dataset-name random --request-rate inf --ignore-eos --seed 0)
+              --model "$label" --dataset-name random --ignore-eos --seed 0)
   local i
   for i in "${!serve_concurrency[@]}"; do
     local concurrency=${serve_concurrency[$i]}
-    serve_step "$label-serve-c$concurrency" "${base[@]}" --random-input-len "$serve_input_len" \
+    serve_step "$label-serve-c$concurrency" "${base[@]}" --request-rate inf --random-input-len "$serve_input_len" \
       --random-output-len "$serve_output_len" --num-prompts "${serve_prompts[$i]}" --max-concurrency "$concurrency" \
       --save-result "$outdir/$label-serve-c$concurrency.json"
   done
-  serve_step "$label-prefix" "${base[@]}" --random-prefix-len "$prefix_len" --random-input-len "$prefix_input_len" \
-    --random-output-len "$prefix_output_len" --num-prompts "$prefix_prompts" --max-concurrency "$prefix_concurrency" \
-    --save-result "$outdir/$label-prefix.json"
+  serve_step "$label-prefix" "${base[@]}" --request-rate inf --random-prefix-len "$prefix_len" \
+    --random-input-len "$prefix_input_len" --random-output-len "$prefix_output_len" --num-prompts "$prefix_prompts" \
+    --max-concurrency "$prefix_concurrency" --save-result "$outdir/$label-prefix.json"
+  serve_step "$label-staggered" "${base[@]}" --request-rate "$staggered_rate" \
+    --random-input-len "$staggered_input_len" --random-output-len "$staggered_output_len" \
+    --random-range-ratio "$staggered_range" --num-prompts "$staggered_prompts" \
+    --max-concurrency "$staggered_concurrency" --save-result "$outdir/$label-staggered.json"
   stop_server
 }
 
@@ -293,6 +306,8 @@ export REPORT_BANDWIDTH=$peak_bandwidth_tbs REPORT_MODELS="${models[*]}"
 export REPORT_DECODE="$decode_input_len $decode_output_len" REPORT_PREFILL="${prefill_lens[*]}"
 export REPORT_SERVE="$serve_input_len $serve_output_len" REPORT_CONCURRENCY="${serve_concurrency[*]}"
 export REPORT_PREFIX="$prefix_len $prefix_input_len $prefix_output_len $prefix_concurrency"
+export REPORT_STAGGERED="$staggered_input_len $staggered_output_len $staggered_range $staggered_rate"
+export REPORT_STAGGERED_CONCURRENCY=$staggered_concurrency
 python3 - <<'PYTHON'
 import json, os, sys
 
@@ -302,6 +317,8 @@ decode_in, decode_out = env["REPORT_DECODE"].split()
 prefill_lens, concurrencies = env["REPORT_PREFILL"].split(), env["REPORT_CONCURRENCY"].split()
 serve_in, serve_out = env["REPORT_SERVE"].split()
 prefix_len, prefix_in, prefix_out, prefix_concurrency = env["REPORT_PREFIX"].split()
+staggered_in, staggered_out, staggered_range, staggered_rate = env["REPORT_STAGGERED"].split()
+staggered_concurrency = env["REPORT_STAGGERED_CONCURRENCY"]
 machine = {"date": env["REPORT_DATE"], "gpu": env["REPORT_GPU"], "commit": env["REPORT_COMMIT"], "mode": mode,
            "binary": env["REPORT_BINARY"], "cpus": env["REPORT_CPUS"], "peak_bandwidth_tbs": env["REPORT_BANDWIDTH"],
            "seconds": int(env["REPORT_SECONDS"])}
@@ -396,10 +413,26 @@ def serve_rows(label):
     workload = f"shared prefix {prefix_len} + {prefix_in} → {prefix_out}, c={prefix_concurrency}"
     if result and limits:
         floor = limits["limits"]["prefill_floor_ms"]
+        half_wave = (int(prefix_concurrency) + 1) // 2
         rows.append(row(workload, "TTFT median / p99 ms", f"{result['median_ttft_ms']:.1f} / {result['p99_ttft_ms']:.1f}",
-                        f"{floor:.2f} (prefill of the {prefix_in} uncached)", share(floor, result["median_ttft_ms"])))
+                        f"{floor:.2f} (prefill of {half_wave} × {prefix_in} uncached: half a wave)",
+                        share(floor, result["median_ttft_ms"])))
         rows.append(row(workload, "output tok/s", f"{result['output_throughput']:,.1f}"))
         rows += step_row(workload, f"{label}-prefix")
+    else:
+        rows.append(row(workload, "failed", "—"))
+    # Staggered traffic has no simple bound: its figures stand alone, for comparing commits.
+    result = load(f"{label}-staggered")
+    spread = f"±{100 * float(staggered_range):.0f} %"
+    workload = (f"staggered {staggered_in} → {staggered_out} ({spread}), {staggered_rate} req/s, "
+                f"c≤{staggered_concurrency}")
+    if result:
+        rows.append(row(workload, f"output tok/s ({result['completed']} done, {result['failed']} failed)",
+                        f"{result['output_throughput']:,.1f}"))
+        ttft = f"{result['median_ttft_ms']:.1f} / {result['p99_ttft_ms']:.1f}"
+        tpot = f"{result['median_tpot_ms']:.2f} / {result['p99_tpot_ms']:.2f}"
+        rows += [row(workload, "TTFT median / p99 ms", ttft), row(workload, "TPOT median / p99 ms", tpot)]
+        rows += step_row(workload, f"{label}-staggered")
     else:
         rows.append(row(workload, "failed", "—"))
     return rows
