@@ -1,8 +1,9 @@
 // A kernel timeline of any CUDA program, hanlin's own runs included: loaded by the CUDA driver
 // through CUDA_INJECTION64_PATH, it records every kernel's start and end on the GPU (CUPTI's
 // concurrent-kernel activity, which does not serialise kernels) and, when the program exits,
-// writes them to PREFIX.csv and a summary of the kernels launched from CUDA graphs (hanlin's decode
-// steps) to PREFIX.txt, PREFIX being $HANLIN_KERNEL_TIMELINE:
+// writes them to PREFIX.csv, a summary of the kernels launched from CUDA graphs (hanlin's decode
+// steps) to PREFIX.txt and one line per burst of kernels to PREFIX.steps.txt, PREFIX being
+// $HANLIN_KERNEL_TIMELINE:
 //
 //   export CUDA_INJECTION64_PATH=build/bench/libkernel_timeline.so HANLIN_KERNEL_TIMELINE=/tmp/step
 //   hanlin bench latency --load-format dummy --preset qwen3-8b --batch-size 1 ...
@@ -13,6 +14,10 @@
 // to the launch's span (less its first kernel) and so says what each kernel adds to a step; and
 // the shared-memory carve-out the SMs ran it with. Per graph launch: the span, first start to last
 // end. Gaps and marginal costs are taken within graph launches only.
+//
+// A burst is a run of kernels with no idle gap of kIdleBetweenSteps between them: a model step,
+// launched from a graph or not (prefill and mixed steps are not). Its line gives its start, span,
+// kernel count, how many came from graphs, and the kernels that took most of its time.
 #include <cupti.h>
 #include <cxxabi.h>
 
@@ -190,6 +195,47 @@ void write_summary(const std::string& path, std::vector<KernelRecord> kernels) {
   std::fclose(file);
 }
 
+constexpr uint64_t kIdleBetweenSteps = 300'000;  // ns
+constexpr size_t kKernelsNamedPerStep = 4;
+
+void write_steps(const std::string& path, std::vector<KernelRecord> kernels) {
+  if (kernels.empty()) return;
+  std::sort(kernels.begin(), kernels.end(),
+            [](const KernelRecord& a, const KernelRecord& b) { return a.start < b.start; });
+  FILE* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr) return;
+  std::fprintf(file, "%10s %9s %7s %6s  %s\n", "start ms", "span ms", "kernels", "graph", "most time (ms)");
+  const uint64_t origin = kernels.front().start;
+  size_t first = 0;
+  while (first < kernels.size()) {
+    uint64_t end = kernels[first].end;
+    size_t last = first + 1;
+    while (last < kernels.size() && kernels[last].start <= end + kIdleBetweenSteps) {
+      end = std::max(end, kernels[last].end);
+      ++last;
+    }
+    std::map<std::string, double> busy;
+    size_t from_graphs = 0;
+    for (size_t i = first; i < last; ++i) {
+      busy[kernels[i].name] += static_cast<double>(kernels[i].end - kernels[i].start) / 1e6;
+      from_graphs += kernels[i].graph != 0;
+    }
+    std::vector<std::pair<double, std::string>> ranked;
+    for (const auto& [name, ms] : busy) ranked.emplace_back(ms, name);
+    std::sort(ranked.rbegin(), ranked.rend());
+    std::string named;
+    for (size_t i = 0; i < ranked.size() && i < kKernelsNamedPerStep; ++i) {
+      char figure[32];
+      std::snprintf(figure, sizeof figure, " %.2f", ranked[i].first);
+      named += (i > 0 ? "; " : "") + ranked[i].second + figure;
+    }
+    std::fprintf(file, "%10.2f %9.3f %7zu %6zu  %s\n", static_cast<double>(kernels[first].start - origin) / 1e6,
+                 static_cast<double>(end - kernels[first].start) / 1e6, last - first, from_graphs, named.c_str());
+    first = last;
+  }
+  std::fclose(file);
+}
+
 void write_timeline() {
   check(cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED), "cuptiActivityFlushAll");
   const char* prefix = std::getenv("HANLIN_KERNEL_TIMELINE");
@@ -200,8 +246,10 @@ void write_timeline() {
     kernels.swap(records);
   }
   write_csv(base + ".csv", kernels);
+  write_steps(base + ".steps.txt", kernels);
   write_summary(base + ".txt", std::move(kernels));
-  std::fprintf(stderr, "kernel_timeline: wrote %s.csv and %s.txt\n", base.c_str(), base.c_str());
+  std::fprintf(stderr, "kernel_timeline: wrote %s.csv, %s.txt and %s.steps.txt\n", base.c_str(), base.c_str(),
+               base.c_str());
 }
 
 }  // namespace
