@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The standard benchmark matrix of the GPU host in one command: Qwen3-8B and Qwen3-14B shapes
-# with random bf16 weights, batch-1 decode, prefill 8K and 32K (`hanlin bench latency`),
+# with random bf16 weights, batch-1 decode, prefill 8K and 32K, a 128-token prefill after a cached
+# 32K-token prefix (a question about a long document; `hanlin bench latency`),
 # `hanlin bench serve` against `hanlin serve` at concurrency 1/16/64/256 on random 1024 -> 256,
 # a shared-prefix workload, and staggered traffic (Poisson arrivals, lengths ±50 %) whose steps mostly
 # mix prefill chunks with decode rows. Writes OUTDIR/report.md, each figure beside its physical limit
@@ -19,9 +20,9 @@
 #   HANLIN_STEP_TIMEOUT   seconds any one command may run before it is stopped (default 300)
 #   HANLIN_COMMIT         the commit the report names (default: the tree's own, which a copy of
 #                         the tree may not have)
-# Needs no network. The whole matrix took 4 min 20 s on an H100 (2026-11-27) before the staggered
-# traffic joined it (128 requests at 8 a second: at least 16 s a model); the report gives each
-# step's seconds.
+# Needs no network. The whole matrix took 4 min 20 s on an H100 (2026-11-27) before the follow-up
+# prefill and the staggered traffic joined it (128 requests at 8 a second: at least 16 s a model);
+# the report gives each step's seconds.
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +34,7 @@ for arg in "$@"; do
     --quick) mode=quick ;;
     --models=*) models_override=${arg#--models=} ;;
     --dry-run) mode=dry-run ;;
-    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "gpu_report: unknown option $arg (see --help)" >&2; exit 2 ;;
     *) [[ -z $outdir ]] || { echo "gpu_report: one OUTDIR only" >&2; exit 2; }; outdir=$arg ;;
   esac
@@ -52,6 +53,7 @@ device=cuda
 models=(qwen3-8b qwen3-14b)
 decode_input_len=128 decode_output_len=256 decode_iters=5
 prefill_lens=(8192 32768) prefill_iters=3
+followup_prefix_len=32768 followup_len=128
 serve_input_len=1024 serve_output_len=256
 serve_concurrency=(1 16 64 256)
 serve_prompts=(4 48 128 256)
@@ -72,6 +74,7 @@ case $mode in
     kv_flags=(--kv-cache-gb 0.05)
     decode_input_len=16 decode_output_len=8 decode_iters=2
     prefill_lens=(256) prefill_iters=2
+    followup_prefix_len=256 followup_len=16
     serve_input_len=32 serve_output_len=8
     serve_concurrency=(1 4) serve_prompts=(2 8)
     prefix_len=64 prefix_input_len=16 prefix_output_len=4 prefix_concurrency=2 prefix_prompts=4
@@ -180,6 +183,9 @@ latency_steps() {  # MODEL
     run_step "$label-prefill-$length" "$hanlin" bench latency "${common[@]}" --input-len "$length" --output-len 1 \
       --batch-size 1 --num-iters-warmup 1 --num-iters "$prefill_iters" --output-json "$outdir/$label-prefill-$length.json"
   done
+  run_step "$label-followup" "$hanlin" bench latency "${common[@]}" --shared-prefix-len "$followup_prefix_len" \
+    --input-len "$followup_len" --output-len 1 --batch-size 1 --num-iters-warmup 1 --num-iters "$prefill_iters" \
+    --output-json "$outdir/$label-followup.json"
 }
 
 # The limits of the serve workloads, from the shape alone (no weights loaded).
@@ -306,6 +312,7 @@ export REPORT_BANDWIDTH=$peak_bandwidth_tbs REPORT_MODELS="${models[*]}"
 export REPORT_DECODE="$decode_input_len $decode_output_len" REPORT_PREFILL="${prefill_lens[*]}"
 export REPORT_SERVE="$serve_input_len $serve_output_len" REPORT_CONCURRENCY="${serve_concurrency[*]}"
 export REPORT_PREFIX="$prefix_len $prefix_input_len $prefix_output_len $prefix_concurrency"
+export REPORT_FOLLOWUP="$followup_prefix_len $followup_len"
 export REPORT_STAGGERED="$staggered_input_len $staggered_output_len $staggered_range $staggered_rate"
 export REPORT_STAGGERED_CONCURRENCY=$staggered_concurrency
 python3 - <<'PYTHON'
@@ -318,6 +325,7 @@ prefill_lens, concurrencies = env["REPORT_PREFILL"].split(), env["REPORT_CONCURR
 serve_in, serve_out = env["REPORT_SERVE"].split()
 prefix_len, prefix_in, prefix_out, prefix_concurrency = env["REPORT_PREFIX"].split()
 staggered_in, staggered_out, staggered_range, staggered_rate = env["REPORT_STAGGERED"].split()
+followup_prefix, followup_len = env["REPORT_FOLLOWUP"].split()
 staggered_concurrency = env["REPORT_STAGGERED_CONCURRENCY"]
 machine = {"date": env["REPORT_DATE"], "gpu": env["REPORT_GPU"], "commit": env["REPORT_COMMIT"], "mode": mode,
            "binary": env["REPORT_BINARY"], "cpus": env["REPORT_CPUS"], "peak_bandwidth_tbs": env["REPORT_BANDWIDTH"],
@@ -356,6 +364,14 @@ def latency_rows(label):
         prefill, floor = result["median_prefill_ms"], result["limits"]["prefill_floor_ms"]
         rows.append(row(workload, "ms (median)", f"{prefill:.1f} ({result['prefill_tokens_per_second']:,.0f} tok/s)",
                         f"{floor:.1f} ms ({result['limits']['prefill_flops'] / 1e12:.1f} TFLOP)", share(floor, prefill)))
+    result = load(f"{label}-followup")
+    workload = f"prefill {followup_len} after a cached {followup_prefix} prefix"
+    if result:
+        prefill, floor = result["median_prefill_ms"], result["limits"]["prefill_floor_ms"]
+        rows.append(row(workload, "ms (median)", f"{prefill:.2f}",
+                        f"{floor:.2f} ms ({result['limits']['prefill_flops'] / 1e12:.2f} TFLOP)", share(floor, prefill)))
+    else:
+        rows.append(row(workload, "failed", "—"))
     return rows
 
 def scrape(name, when):
