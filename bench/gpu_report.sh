@@ -205,23 +205,7 @@ serve_limits() {  # MODEL
     --batch-size "$(((prefix_concurrency + 1) / 2))" --output-json "$outdir/$label-prefix-limits.json" >/dev/null
 }
 
-server_pid=
-stop_server() {
-  [[ -n $server_pid ]] || return 0
-  kill -TERM "$server_pid" 2>/dev/null
-  wait "$server_pid" 2>/dev/null
-  server_pid=
-}
-trap stop_server EXIT
-
-# GET /health/ready on 127.0.0.1:PORT answers 200. A subshell, so a refused connection only
-# fails the check.
-is_ready() (
-  exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-  printf 'GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
-  IFS= read -r -t 5 status_line <&3
-  [[ $status_line == *" 200"* ]]
-)
+source "$repo/bench/server_control.sh"
 
 # Starts `hanlin serve` on a free port and waits until it is ready; sets server_port.
 start_server() {  # MODEL
@@ -233,20 +217,12 @@ start_server() {  # MODEL
                  --served-model-name "$label" --port 0 "${kv_flags[@]}" --drain-timeout 10)
   printf '%q ' "${command[@]}" >>"$outdir/commands.txt"; echo >>"$outdir/commands.txt"
   log "$label: starting hanlin serve"
-  "${command[@]}" >"$log_file" 2>&1 &
-  server_pid=$!
-  server_port=
   local began=$SECONDS
-  while ((SECONDS - began < step_timeout)) && kill -0 "$server_pid" 2>/dev/null; do
-    [[ -z $server_port ]] && server_port=$(sed -n 's|^hanlin: serving .* on http://[^:]*:\([0-9]*\)$|\1|p' "$log_file" | head -n 1)
-    if [[ -n $server_port ]] && is_ready "$server_port" 2>/dev/null; then
-      note_step "$label-serve" $((SECONDS - began)) ""
-      return 0
-    fi
-    sleep 1
-  done
+  if launch_server "$log_file" "$step_timeout" "${command[@]}"; then
+    note_step "$label-serve" $((SECONDS - began)) ""
+    return 0
+  fi
   note_step "$label-serve" $((SECONDS - began)) "the server did not become ready"
-  stop_server
   return 1
 }
 

@@ -54,43 +54,18 @@ if ((dry_run)); then
               --random-range-ratio 0.5)
 fi
 
-# GET /health/ready on 127.0.0.1:PORT answers 200 (a subshell, so a refused connection only fails
-# the check).
-is_ready() (
-  exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-  printf 'GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
-  IFS= read -r -t 5 status_line <&3
-  [[ $status_line == *" 200"* ]]
-)
-
-server_pid=
-stop_server() {
-  [[ -n $server_pid ]] || return 0
-  kill -TERM "$server_pid" 2>/dev/null
-  wait "$server_pid" 2>/dev/null
-  server_pid=
-}
-trap stop_server EXIT
+source "$repo/bench/server_control.sh"
 
 # One run: serve with BINARY, measure it, stop it. Prints "tok/s ttft-median ttft-p99 tpot-median
 # tpot-p99", or "failed".
 run_once() {
-  local binary=$1 name=$2 port= began=$SECONDS
-  "$binary" serve "${model_flags[@]}" --tokenizer "$tokenizer_dir" --served-model-name ab --port 0 \
-    --drain-timeout 10 >"$outdir/runs/$name-serve.log" 2>&1 &
-  server_pid=$!
-  while ((SECONDS - began < 300)) && kill -0 "$server_pid" 2>/dev/null; do
-    [[ -z $port ]] && port=$(sed -n 's|^hanlin: serving .* on http://[^:]*:\([0-9]*\)$|\1|p' \
-      "$outdir/runs/$name-serve.log" 2>/dev/null | head -n 1)
-    [[ -n $port ]] && is_ready "$port" 2>/dev/null && break
-    sleep 1
-  done
-  if [[ -z $port ]] || ! is_ready "$port" 2>/dev/null; then
-    stop_server
+  local binary=$1 name=$2
+  if ! launch_server "$outdir/runs/$name-serve.log" 300 "$binary" serve "${model_flags[@]}" \
+         --tokenizer "$tokenizer_dir" --served-model-name ab --port 0 --drain-timeout 10; then
     echo failed
     return
   fi
-  if "$binary" bench serve --base-url "http://127.0.0.1:$port" --endpoint /v1/completions --model ab \
+  if "$binary" bench serve --base-url "http://127.0.0.1:$server_port" --endpoint /v1/completions --model ab \
        --dataset-name random --ignore-eos --seed 0 --no-progress "${bench_args[@]}" \
        --save-result "$outdir/runs/$name.json" >"$outdir/runs/$name.log" 2>&1; then
     python3 - "$outdir/runs/$name.json" <<'PYTHON'
