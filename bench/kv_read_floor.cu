@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/dependent_launch.cuh"
 
 namespace hanlin::cuda_bench {
@@ -88,13 +89,7 @@ void read_kv_floor(const Tensor& k_cache, const Tensor& v_cache, const Tensor& b
     throw Error(ErrorKind::kInvalidArgument, "read_kv_floor: a slot must be 8 kv heads × 128 dims");
   }
   // Asked once: a benchmark captures hundreds of these launches on one device.
-  static const int num_sms = [] {
-    int device = 0;
-    int count = 0;
-    CUDA_CHECK(cudaGetDevice(&device));
-    CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
-    return count;
-  }();
+  static const int num_sms = cuda::multiprocessor_count();
   const int64_t warps_needed = (args.num_slots + kSlotsInFlight - 1) / kSlotsInFlight;
   const int64_t blocks_needed = (warps_needed + kThreads / kWarpSize - 1) / (kThreads / kWarpSize);
   const auto blocks = static_cast<unsigned>(std::min<int64_t>(blocks_needed, int64_t{kBlocksPerSm} * num_sms));

@@ -19,6 +19,8 @@ using Stream = void*;  // a cudaStream_t; nullptr is the default stream
 
 // Devices present (0 when there is no driver or GPU).
 int device_count();
+// Streaming multiprocessors of the current device.
+int multiprocessor_count();
 
 // A zero-filled device tensor; freed when its last copy goes.
 Tensor device_zeros(Shape shape, DType dtype);

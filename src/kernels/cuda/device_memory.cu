@@ -46,6 +46,14 @@ int device_count() {
   return count;
 }
 
+int multiprocessor_count() {
+  int device = 0;
+  int count = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
+  return count;
+}
+
 Tensor device_zeros(Shape shape, DType dtype) {
   Tensor tensor = allocate(std::move(shape), dtype);
   if (tensor.nbytes() == 0) return tensor;

@@ -1064,14 +1064,6 @@ int heads_per_block(int heads_per_kv_head) {
   return heads;
 }
 
-int multiprocessor_count() {
-  int device = 0;
-  int count = 0;
-  CUDA_CHECK(cudaGetDevice(&device));
-  CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
-  return count;
-}
-
 // How many blocks of `threads` threads and `shared_bytes` of dynamic shared memory fit an SM (first
 // letting the kernel take that much shared memory).
 template <class Kernel>
