@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
 #include <tuple>
 #include <initializer_list>
 #include <string>
@@ -155,9 +156,10 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
     tiles = cuda::prefill_tiles(seq_rows, kMinTiledQueryRows);
   }
   const auto tile_ints = static_cast<int64_t>(tiles.size());
-  // Layout: token ids, positions, slots, row → sequence, row → sequence for the decode kernel
-  // (rows each), sequences (3 per slot), logits rows, block tables (slots × width), tiles.
-  const int64_t total = 5 * rows + 3 * seq_slots + logits_slots + seq_slots * width + tile_ints;
+  // Layout: token ids, positions, slots, row → sequence, row → sequence for the decode kernel, the
+  // decode kernel's rows (rows each), sequences (3 per slot), logits rows, block tables (slots ×
+  // width), tiles.
+  const int64_t total = 6 * rows + 3 * seq_slots + logits_slots + seq_slots * width + tile_ints;
   if (total > staging.capacity) {
     staging.capacity = std::max(total, 2 * staging.capacity);
     staging.host = cuda::pinned_host_zeros({staging.capacity}, DType::kI32);
@@ -175,6 +177,7 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
   int32_t* slots = take(rows);
   int32_t* row_seq = take(rows);
   int32_t* decode_row_seq = take(rows);
+  int32_t* decode_rows = take(rows);
   int32_t* seqs = take(3 * seq_slots);
   int32_t* logits_rows = take(logits_slots);
   int32_t* tables = take(seq_slots * width);
@@ -202,13 +205,16 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
   }
   // The decode kernel skips the rows of the sequences the tiles cover.
   std::copy_n(row_seq, rows, decode_row_seq);
-  bool has_decode_rows = false;
+  int64_t num_decode_rows = 0;
+  int64_t longest_decode_context = 0;
   for (const ops::AttentionSeq& seq : batch.seqs) {
     if (tiled && seq.q_len >= kMinTiledQueryRows) {
       std::fill_n(decode_row_seq + seq.q_start, seq.q_len, -1);
-    } else {
-      has_decode_rows = true;
+      continue;
     }
+    std::iota(decode_rows + num_decode_rows, decode_rows + num_decode_rows + seq.q_len, seq.q_start);
+    num_decode_rows += seq.q_len;
+    longest_decode_context = std::max<int64_t>(longest_decode_context, seq.context_len);
   }
   auto view = [&](const int32_t* host_at, Shape shape) {
     int32_t* device_at = staging.device.data<int32_t>() + (host_at - host);
@@ -224,11 +230,14 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
   device.logits_rows = view(logits_rows, {logits_slots});
   device.block_tables = view(tables, {seq_slots, width});
   device.decode_row_seq = view(decode_row_seq, {rows});
+  device.decode_rows = view(decode_rows, {num_decode_rows});
   device.tiles = view(tile_rows, {tile_ints / 2, 2});
-  device.has_decode_rows = has_decode_rows || graph_rows > 0;
-  int64_t longest_context = 0;
-  for (const ops::AttentionSeq& seq : batch.seqs) longest_context = std::max<int64_t>(longest_context, seq.context_len);
-  device.attention_way = cuda::attention_way(rows, longest_context);
+  device.has_decode_rows = num_decode_rows > 0 || graph_rows > 0;
+  // Beside tiles the decode kernel takes its rows only, so those size its launch; otherwise all
+  // rows (padding included, in a captured step) go to it.
+  device.lists_decode_rows = !tiles.empty();
+  device.attention_way =
+      cuda::attention_way(device.lists_decode_rows ? num_decode_rows : rows, longest_decode_context);
   return device;
 }
 
@@ -285,8 +294,14 @@ void Qwen3CudaForward::attention_block(int64_t layer, const DeviceBatch& batch, 
   // transformers scales scores by head_dim ** -0.5, a Python double, applied in f32.
   const float scale = static_cast<float>(std::pow(static_cast<double>(head_dim), -0.5));
   if (batch.has_decode_rows) {
-    cuda::paged_attention(attn_heads, q_heads, cache.keys(layer), cache.values(layer), batch.seqs,
-                          batch.block_tables, batch.decode_row_seq, scale, batch.attention_way, stream_);
+    if (batch.lists_decode_rows) {
+      cuda::paged_attention(attn_heads, q_heads, cache.keys(layer), cache.values(layer), batch.seqs,
+                            batch.block_tables, batch.decode_row_seq, batch.decode_rows, scale,
+                            batch.attention_way, stream_);
+    } else {
+      cuda::paged_attention(attn_heads, q_heads, cache.keys(layer), cache.values(layer), batch.seqs,
+                            batch.block_tables, batch.decode_row_seq, scale, batch.attention_way, stream_);
+    }
   }
   if (batch.tiles.dim(0) > 0) {
     cuda::prefill_attention(attn_heads, q_heads, cache.keys(layer), cache.values(layer), batch.seqs,

@@ -67,11 +67,15 @@ class Qwen3CudaForward {
     Tensor row_seq;                             // int32 [T]
     Tensor logits_rows;                         // int32 [R]
     // Attention's split: rows the decode kernel takes (row_seq with -1 for the rows of tiled
-    // sequences), and the tensor-core kernel's query tiles, int32 [num_tiles, 2].
+    // sequences), and the tensor-core kernel's query tiles, int32 [num_tiles, 2]. A step with tiles
+    // also lists the decode kernel's rows (int32 [D]), so that its launch is sized by them; a
+    // captured step (no tiles) launches over all its rows.
     Tensor decode_row_seq;
+    Tensor decode_rows;
     Tensor tiles;
     bool has_decode_rows = true;
-    cuda::AttentionWay attention_way = cuda::AttentionWay::kClusters;  // for the rows and longest context
+    bool lists_decode_rows = false;
+    cuda::AttentionWay attention_way = cuda::AttentionWay::kClusters;  // for the decode rows and their longest context
   };
   struct Scratch {
     int64_t capacity = 0;

@@ -169,4 +169,11 @@ void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const 
                      const Tensor& block_tables, const Tensor& row_seq, float scale, AttentionWay way,
                      Stream stream);
 
+// The same for only the rows that `rows` (int32 [R], on the device) lists; out's other rows are left
+// as they are. The launch, its splits and `way` are then sized by R, not by q's rows: a step that
+// mixes prefill chunks (their rows left to prefill_attention) with a few decode rows lists those.
+void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& seqs,
+                     const Tensor& block_tables, const Tensor& row_seq, const Tensor& rows, float scale,
+                     AttentionWay way, Stream stream);
+
 }  // namespace hanlin::cuda

@@ -82,6 +82,7 @@ struct AttentionArgs {
   const int32_t* seqs;           // [S, 3]: q_start, q_len, context_len
   const int32_t* block_tables;   // [S, max_blocks_per_seq]
   const int32_t* row_seq;        // [T]: the row's sequence, or -1
+  const int32_t* rows;           // [R]: the rows the launch computes, blockIdx.x indexing it; null: all
   int num_heads;
   int kv_heads;
   int heads_per_kv_head;  // num_heads / kv_heads
@@ -445,6 +446,7 @@ __device__ void leave_partial(const BlockState<kHeadDim, kHeads>& block, __nv_bf
 // Where a kernel block's work lies: its row's sequence and keys, its kv head and query heads.
 struct BlockWork {
   int row;
+  int slot;      // the row's place in the launch (blockIdx.x): its split groups' index
   int seq;       // -1: no sequence owns the row
   int num_keys;  // positions 0..the row's own, causal
   int old_keys;  // the sequence's positions before this step's (no kernel of the step writes them)
@@ -477,11 +479,12 @@ struct TableWindow {
 // which are copied in before the step (no kernel writes them), so the kernels run it before the
 // wait: its two dependent reads (row → sequence → key count) then overlap the previous kernel
 // instead of following it (measured on an H100: 0.15–0.3 µs a call at batch 1–2 below 2K, 1.8 µs
-// at batch 1 and 4K).
+// at batch 1 and 4K). A launch given a list of rows reads the row from it first.
 template <int kHeadDim, int kHeads>
 __device__ __forceinline__ BlockWork find_block_work(const AttentionArgs& args, int num_splits) {
   BlockWork work;
-  work.row = blockIdx.x;
+  work.slot = blockIdx.x;
+  work.row = args.rows == nullptr ? work.slot : args.rows[work.slot];
   work.kv_head = blockIdx.y;
   work.chunk = blockIdx.z / num_splits;
   work.split = blockIdx.z % num_splits;
@@ -608,7 +611,7 @@ __device__ void finish_split(const BlockState<kHeadDim, kHeads>& block, const At
   __nv_bfloat16* out = args.out + first_element<kHeadDim>(args, work);
   if (num_parts == 1) return store_output<kHeadDim, kHeads>(block, out, work.num_heads_here);
   const int num_chunks = gridDim.z / num_splits;
-  const int group = (work.row * args.kv_heads + work.kv_head) * num_chunks + work.chunk;
+  const int group = (work.slot * args.kv_heads + work.kv_head) * num_chunks + work.chunk;
   leave_partial<kHeadDim, kHeads>(block, out, work.num_heads_here, group, work.split, num_splits, num_parts);
 }
 
@@ -1189,13 +1192,23 @@ void check_attention_inputs(const Tensor& out, const Tensor& q, const Tensor& k_
   }
 }
 
-}  // namespace
+// The listed rows: int32 [R] on the device, at most q's rows (each one of them, the caller's duty).
+void check_listed_rows(const Tensor& q, const Tensor& rows) {
+  constexpr const char* op = "paged_attention";
+  check_device_tensor(op, "rows", rows, DType::kI32);
+  if (rows.shape().size() != 1 || rows.dim(0) > q.dim(0)) {
+    fail_check(op, "rows has shape " + shape_to_string(rows.shape()) + ", expected [R] with R at most q's " +
+                       std::to_string(q.dim(0)) + " rows");
+  }
+}
 
-void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
-                     const Tensor& seqs, const Tensor& block_tables, const Tensor& row_seq, float scale,
-                     AttentionWay way, Stream stream) {
+// Both overloads: every row of q when `rows` is null, else the rows it lists.
+void launch_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                      const Tensor& seqs, const Tensor& block_tables, const Tensor& row_seq, const Tensor* rows,
+                      float scale, AttentionWay way, Stream stream) {
   check_attention_inputs(out, q, k_cache, v_cache, seqs, block_tables, row_seq);
-  const int64_t num_rows = q.dim(0);
+  if (rows != nullptr) check_listed_rows(q, *rows);
+  const int64_t num_rows = rows != nullptr ? rows->dim(0) : q.dim(0);
   if (num_rows == 0 || q.dim(1) == 0) return;
   const AttentionArgs args{
       .out = static_cast<__nv_bfloat16*>(out.raw()),
@@ -1205,6 +1218,7 @@ void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const 
       .seqs = static_cast<const int32_t*>(seqs.raw()),
       .block_tables = static_cast<const int32_t*>(block_tables.raw()),
       .row_seq = static_cast<const int32_t*>(row_seq.raw()),
+      .rows = rows != nullptr ? static_cast<const int32_t*>(rows->raw()) : nullptr,
       .num_heads = static_cast<int>(q.dim(1)),
       .kv_heads = static_cast<int>(k_cache.dim(2)),
       .heads_per_kv_head = static_cast<int>(q.dim(1) / k_cache.dim(2)),
@@ -1220,6 +1234,20 @@ void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const 
     case 64: return launch_for_head_dim<64>(args, num_rows, way, cuda_stream);
     default: return launch_for_head_dim<128>(args, num_rows, way, cuda_stream);
   }
+}
+
+}  // namespace
+
+void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                     const Tensor& seqs, const Tensor& block_tables, const Tensor& row_seq, float scale,
+                     AttentionWay way, Stream stream) {
+  launch_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, nullptr, scale, way, stream);
+}
+
+void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                     const Tensor& seqs, const Tensor& block_tables, const Tensor& row_seq, const Tensor& rows,
+                     float scale, AttentionWay way, Stream stream) {
+  launch_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, &rows, scale, way, stream);
 }
 
 }  // namespace hanlin::cuda

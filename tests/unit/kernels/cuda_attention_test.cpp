@@ -4,9 +4,9 @@
 // tables, rows in an order unlike the sequences', rows no sequence owns, and poisoned cache blocks
 // that only a read past a row's causal limit would reach; small decode batches whose long contexts
 // are split over many blocks, also replayed from a CUDA graph with the context changed between
-// replays; the query and the step's K/V written by the launches just before. Each case runs every way
-// the launch can walk the contexts (tensor cores, clusters, workspace) and prints its largest
-// errors. Without a GPU each test skips, except the one of the rule that picks the way; without
+// replays; a launch that computes only the rows it lists; the query and the step's K/V written by
+// the launches just before. Each case runs every way the launch can walk the contexts (tensor
+// cores, clusters, workspace) and prints its largest errors. Without a GPU each test skips, except the one of the rule that picks the way; without
 // CUDA in the build the file is empty.
 #ifdef HANLIN_HAS_CUDA
 
@@ -45,26 +45,27 @@ namespace {
 constexpr double kBf16Rounding = 0x1p-8;
 constexpr double kF32Slack = 1e-4;
 
-// Compares a launch's output (on the device) with the reference run over `seqs` from initial_out:
-// rows no sequence owns must keep their values exactly, owned rows must be within the bf16 bound
-// above. Prints the largest errors.
+// Compares a launch's output (on the device) with the reference run over `seqs`: the rows the
+// launch computed must be within the bf16 bound above, every other row must keep initial_out's
+// values exactly. Prints the largest errors.
 void expect_matches_reference(const std::string& label, const AttentionCase& input,
-                              const std::vector<ops::AttentionSeq>& seqs, const Tensor& initial_out,
-                              const Tensor& out, float scale) {
+                              const std::vector<ops::AttentionSeq>& seqs, const std::vector<bool>& computed,
+                              const Tensor& initial_out, const Tensor& out, float scale) {
   const std::vector<float> actual = values_of(cuda::to_host(out));
   Tensor expected = as_f32(initial_out);
   ref::paged_attention(expected, as_f32(input.q), as_f32(input.k_cache), as_f32(input.v_cache), seqs, scale,
                        reference_context());
   const std::vector<float> expected_values = values_of(expected);
+  const std::vector<float> initial_values = values_of(initial_out);
 
   const size_t row_numel = static_cast<size_t>(input.q.dim(1) * input.q.dim(2));
   std::vector<float> owned_actual, owned_expected;
   std::vector<double> allowed;
-  size_t unowned_changed = 0;
+  size_t others_changed = 0;
   for (size_t row = 0; row < input.row_seq.size(); ++row) {
     for (size_t index = row * row_numel; index < (row + 1) * row_numel; ++index) {
-      if (input.row_seq[row] < 0) {
-        unowned_changed += actual[index] != expected_values[index];
+      if (!computed[row]) {
+        others_changed += actual[index] != initial_values[index];
         continue;
       }
       owned_actual.push_back(actual[index]);
@@ -72,11 +73,20 @@ void expect_matches_reference(const std::string& label, const AttentionCase& inp
       allowed.push_back(kBf16Rounding * std::fabs(expected_values[index]) + kF32Slack * input.max_abs_v);
     }
   }
-  EXPECT_EQ(unowned_changed, 0u) << label << ": values changed in rows no sequence owns";
+  EXPECT_EQ(others_changed, 0u) << label << ": values changed in rows the launch was not to compute";
   const ::testing::AssertionResult result = within(owned_actual, owned_expected, allowed);
   std::cout << "[cuda attention] " << label << ": " << result.message() << "; "
             << f32_error_evidence(owned_actual, owned_expected) << "\n";
   EXPECT_TRUE(result) << label;
+}
+
+// The same where the launch computes every row a sequence owns.
+void expect_matches_reference(const std::string& label, const AttentionCase& input,
+                              const std::vector<ops::AttentionSeq>& seqs, const Tensor& initial_out,
+                              const Tensor& out, float scale) {
+  std::vector<bool> owned(input.row_seq.size());
+  for (size_t row = 0; row < owned.size(); ++row) owned[row] = input.row_seq[row] >= 0;
+  expect_matches_reference(label, input, seqs, owned, initial_out, out, scale);
 }
 
 // Output rows no sequence owns start (and must stay) as these values.
@@ -225,6 +235,42 @@ TEST(CudaPagedAttention, SplitContextsAtSmallBatch) {
     check_against_reference("split decode", {{1, 3000}}, 32, 8, head_dim);
   // A short prefill chunk at batch 1: each of its 7 rows has its own context length and ranges.
   check_against_reference("split prefill chunk", {{7, 17000}}, 32, 8, 128);
+}
+
+// A step that mixes a long prefill chunk (its 40 rows left to the prefill kernel) with decode rows
+// and a short chunk: the launch lists the rows it computes, in an order unlike theirs, and is sized
+// by them, so the few listed rows' contexts are split as a small batch's would be (their split
+// groups numbered by their place in the list, not by their rows). Every other row, owned or not,
+// keeps its values.
+TEST(CudaPagedAttention, ComputesOnlyTheListedRows) {
+  if (hanlin::cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
+  const std::vector<SeqShape> shapes = {{1, 2128}, {40, 2100}, {1, 3000}, {3, 500}, {1, 17}};
+  for (const int64_t head_dim : {64, 128}) {
+    const AttentionCase input(shapes, 32, 8, head_dim, 71 + static_cast<uint32_t>(head_dim), 1.0f);
+    std::vector<int32_t> listed;
+    for (size_t s = 0; s < shapes.size(); ++s) {
+      if (shapes[s].q_len == 40) continue;
+      const int32_t q_start = input.seq_rows[3 * s];
+      for (int32_t i = 0; i < shapes[s].q_len; ++i) listed.push_back(q_start + i);
+    }
+    std::reverse(listed.begin(), listed.end());
+    std::vector<bool> computed(input.row_seq.size(), false);
+    for (const int32_t row : listed) computed[static_cast<size_t>(row)] = true;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+    const Tensor initial_out = initial_output(input, 5);
+    const int64_t num_seqs = input.num_seqs();
+    for (const cuda::AttentionWay way : kWays) {
+      Tensor out = cuda::to_device(initial_out);
+      cuda::paged_attention(out, cuda::to_device(input.q), cuda::to_device(input.k_cache),
+                            cuda::to_device(input.v_cache), device_ints(input.seq_rows, {num_seqs, 3}),
+                            device_ints(input.block_tables, {num_seqs, input.max_blocks}),
+                            device_ints(input.row_seq, {static_cast<int64_t>(input.row_seq.size())}),
+                            device_ints(listed, {static_cast<int64_t>(listed.size())}), scale, way, nullptr);
+      cuda::synchronize(nullptr);
+      expect_matches_reference(case_label("listed rows", 32, 8, head_dim) + way_label(way), input, input.seqs,
+                               computed, initial_out, out, scale);
+    }
+  }
 }
 
 // One batch-1 decode launch captured in a CUDA graph and replayed with the row's context length
@@ -432,6 +478,24 @@ TEST(CudaPagedAttention, MismatchedInputsThrow) {
   broken("row_seq length differs from q rows", [](ValidInputs& in) {
     in.row_seq = device_ints({0, 0}, {2});
   });
+  // The list of rows a launch computes: more entries than q has rows, a list of two dimensions,
+  // and a list on the host.
+  const auto listing = [](const std::string& what, const Tensor& rows) {
+    ValidInputs in;
+    expect_internal_error(what, [&] {
+      cuda::paged_attention(in.out, in.q, in.k_cache, in.v_cache, in.seqs, in.block_tables, in.row_seq, rows, 0.125f,
+                            cuda::attention_way(1, 20), nullptr);
+    });
+  };
+  listing("more listed rows than q's", device_ints({0, 1, 2, 2}, {4}));
+  listing("rows of two dimensions", device_ints({0, 1}, {1, 2}));
+  listing("rows on the host", Tensor::zeros({1}, DType::kI32));
+  {
+    ValidInputs in;
+    EXPECT_NO_THROW(cuda::paged_attention(in.out, in.q, in.k_cache, in.v_cache, in.seqs, in.block_tables, in.row_seq,
+                                          device_ints({2}, {1}), 0.125f, cuda::attention_way(1, 20), nullptr));
+    EXPECT_NO_THROW(cuda::synchronize(nullptr));
+  }
 }
 
 }  // namespace
