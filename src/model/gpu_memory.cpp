@@ -7,12 +7,14 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/cuda/prefill_attention.h"
 
 namespace hanlin::model {
 namespace {
 
 constexpr int64_t kBf16Bytes = 2;
-// The CUDA forward's fixed allocations: cuBLASLt's workspace (32 MiB), decode steps captured
+// The CUDA forward's fixed allocations: cuBLASLt's workspace (32 MiB), prefill attention's split
+// workspace (kPrefillSplitWorkspaceBytes), decode steps captured
 // for up to 256 sequences (their logits buffers are sized for that many rows), and a margin for
 // CUDA graphs, library handles and the allocator's rounding.
 constexpr int64_t kGemmWorkspaceBytes = int64_t{32} << 20;
@@ -51,7 +53,7 @@ int64_t gpu_activation_bytes(const io::ModelConfig& config, int64_t max_num_batc
   const int64_t scratch = 2 * std::max(max_num_batched_tokens, kGraphRows) * per_token;
   // Logits rows: the gathered hidden rows and the bf16 logits on the device.
   const int64_t logits = std::max(max_num_seqs, kGraphRows) * kBf16Bytes * (hidden + config.vocab_size);
-  return scratch + logits + kGemmWorkspaceBytes + kMarginBytes;
+  return scratch + logits + kGemmWorkspaceBytes + cuda::kPrefillSplitWorkspaceBytes + kMarginBytes;
 }
 
 GpuMemoryPlan plan_gpu_memory(const io::ModelConfig& config, double utilization, int64_t max_num_batched_tokens,

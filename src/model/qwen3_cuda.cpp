@@ -207,9 +207,11 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
   std::copy_n(row_seq, rows, decode_row_seq);
   int64_t num_decode_rows = 0;
   int64_t longest_decode_context = 0;
+  int64_t longest_tiled_context = 0;
   for (const ops::AttentionSeq& seq : batch.seqs) {
     if (tiled && seq.q_len >= kMinTiledQueryRows) {
       std::fill_n(decode_row_seq + seq.q_start, seq.q_len, -1);
+      longest_tiled_context = std::max<int64_t>(longest_tiled_context, seq.context_len);
       continue;
     }
     std::iota(decode_rows + num_decode_rows, decode_rows + num_decode_rows + seq.q_len, seq.q_start);
@@ -233,6 +235,7 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
   device.decode_rows = view(decode_rows, {num_decode_rows});
   device.tiles = view(tile_rows, {tile_ints / 2, 2});
   device.has_decode_rows = num_decode_rows > 0 || graph_rows > 0;
+  device.longest_tiled_context = longest_tiled_context;
   // Beside tiles the decode kernel takes its rows only, so those size its launch; otherwise all
   // rows (padding included, in a captured step) go to it.
   device.lists_decode_rows = !tiles.empty();
@@ -305,7 +308,7 @@ void Qwen3CudaForward::attention_block(int64_t layer, const DeviceBatch& batch, 
   }
   if (batch.tiles.dim(0) > 0) {
     cuda::prefill_attention(attn_heads, q_heads, cache.keys(layer), cache.values(layer), batch.seqs,
-                            batch.block_tables, batch.tiles, scale, stream_);
+                            batch.block_tables, batch.tiles, scale, stream_, batch.longest_tiled_context);
   }
   Tensor attn_out = scratch_.attn_out.slice_rows(0, num_tokens);
   cuda::linear(attn_out, attn, w.o_proj, optional_tensor(w.o_bias), stream_);

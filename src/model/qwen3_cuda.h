@@ -75,6 +75,7 @@ class Qwen3CudaForward {
     Tensor tiles;
     bool has_decode_rows = true;
     bool lists_decode_rows = false;
+    int64_t longest_tiled_context = 0;  // among the tiled sequences: lets prefill attention split keys
     cuda::AttentionWay attention_way = cuda::AttentionWay::kClusters;  // for the decode rows and their longest context
   };
   struct Scratch {

@@ -33,6 +33,11 @@
 // barrier per tile. Rows of 16-byte pieces are XOR-swizzled by the row's low three bits so that
 // ldmatrix's eight rows hit eight different bank groups.
 //
+// Few tiles over long contexts (a short chunk after a long cached prefix) would leave most SMs idle:
+// there the launch splits each tile's key tiles into num_splits consecutive ranges, a block each
+// (grid y), which leave their rows' unnormalised outputs, maxima and sums in a workspace; a second
+// kernel merges them into the output.
+//
 // Causality: key tiles wholly before the block's first row need no mask; only the tiles on the
 // diagonal are masked, and tiles wholly after the last row are never loaded. Query heads that
 // share a kv head are neighbours in the grid, so their blocks run together and a K/V tile is read
@@ -44,6 +49,8 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "kernels/cuda/async_copy.cuh"
@@ -74,7 +81,9 @@ struct PrefillArgs {
   const int32_t* seqs;           // [S, 3]: q_start, q_len, context_len
   const int32_t* block_tables;   // [S, max_blocks_per_seq]
   const int32_t* tiles;          // [num_tiles, 2]: sequence, first row offset
+  float* partials;               // num_splits > 1: [blocks, splits, kHeads, kTileRows] partial rows
   int num_tiles;
+  int num_splits;                // key ranges per tile (grid y); 1: the block writes out itself
   int num_heads;
   int kv_heads;
   int heads_per_kv_head;  // num_heads / kv_heads
@@ -406,6 +415,109 @@ __device__ __forceinline__ void store_rows(const PrefillArgs& args, WarpRows<kHe
   }
 }
 
+// A partial row in the workspace: the unnormalised output, then the row's maximum (log2 domain,
+// scaled; -inf where the range held no key of the row) and sum; padded to 16 bytes.
+template <int kHeadDim>
+constexpr int kPartialFloats = kHeadDim + 4;
+
+template <int kHeadDim, int kHeads>
+__device__ __forceinline__ float* partial_row(const PrefillArgs& args, int block, int split, int head, int row) {
+  const int64_t index = ((static_cast<int64_t>(block) * args.num_splits + split) * kHeads + head) * kTileRows + row;
+  return args.partials + index * kPartialFloats<kHeadDim>;
+}
+
+// A split block's end: leaves the warp's rows, not yet divided by their sums, in the workspace.
+template <int kHeadDim, int kHeads>
+__device__ __forceinline__ void store_partial_rows(const PrefillArgs& args, WarpRows<kHeadDim>& rows, int warp,
+                                                   int lane) {
+  const TileWork work = tile_work<kHeads>(args);
+  const int head = warp / kWarpsPerHead;
+#pragma unroll
+  for (int m = 0; m < kRowTiles; ++m) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int row = (warp % kWarpsPerHead) * kWarpRows + m * 16 + lane / 4 + half * 8;
+      const float sum = quad_sum(rows.running_sum[m][half]);
+      if (row >= work.num_rows) continue;
+      float* partial = partial_row<kHeadDim, kHeads>(args, blockIdx.x, blockIdx.y, head, row);
+#pragma unroll
+      for (int d = 0; d < kHeadDim / 8; ++d) {
+        *reinterpret_cast<float2*>(partial + d * 8 + 2 * (lane % 4)) =
+            make_float2(rows.output[m][d][2 * half], rows.output[m][d][2 * half + 1]);
+      }
+      if (lane % 4 == 0) {
+        partial[kHeadDim] = rows.running_max[m][half];
+        partial[kHeadDim + 1] = sum;
+      }
+    }
+  }
+}
+
+// Key splits: a launch of fewer blocks than the GPU has SMs splits each tile's keys, into as many
+// ranges as give about two blocks an SM, each range at least kMinKeyTilesPerSplit key tiles, at most
+// kMaxPrefillSplits, and within the workspace.
+constexpr int kMaxPrefillSplits = 16;
+constexpr int kMinKeyTilesPerSplit = 8;  // 384 keys
+constexpr int64_t kWorkspaceFloats = kPrefillSplitWorkspaceBytes / sizeof(float);
+
+// The merge: a thread per four output dimensions of one row of one head, a warp's threads on
+// consecutive pieces of one row. Every split's vector, maximum and sum are loaded before any is used
+// (and before the tile's rows are known), so a thread waits on one round trip to L2, not one per
+// split: with a loop over splits and items a thread, the merge took 46 µs a layer for 15 splits of
+// one tile of 16 head pairs (H100, Qwen3-8B), a fifth of the attention it finished.
+constexpr int kMergeThreads = 256;
+
+template <int kHeadDim, int kHeads>
+constexpr int merge_blocks_per_tile() {
+  return (kHeads * kTileRows * (kHeadDim / 4) + kMergeThreads - 1) / kMergeThreads;
+}
+
+// Grid (blocks of the split launch, merge_blocks_per_tile); kMergeThreads threads.
+template <int kHeadDim, int kHeads>
+__global__ void __launch_bounds__(kMergeThreads) merge_split_rows_kernel(const PrefillArgs args) {
+  constexpr int kQuads = kHeadDim / 4;
+  const int item = static_cast<int>(blockIdx.y) * kMergeThreads + static_cast<int>(threadIdx.x);
+  const int quad = item % kQuads;
+  const int row = (item / kQuads) % kTileRows;
+  const int head = item / (kQuads * kTileRows);
+  if (head >= kHeads) return;
+  float4 outputs[kMaxPrefillSplits];
+  float maxima[kMaxPrefillSplits];
+  float sums[kMaxPrefillSplits];
+#pragma unroll
+  for (int split = 0; split < kMaxPrefillSplits; ++split) {
+    maxima[split] = -INFINITY;
+    if (split >= args.num_splits) continue;
+    const float* partial = partial_row<kHeadDim, kHeads>(args, blockIdx.x, split, head, row);
+    outputs[split] = reinterpret_cast<const float4*>(partial)[quad];
+    maxima[split] = partial[kHeadDim];
+    sums[split] = partial[kHeadDim + 1];
+  }
+  const TileWork work = tile_work<kHeads>(args);
+  if (row >= work.num_rows) return;  // past the sequence's rows: no partial row was written
+  float overall_max = -INFINITY;
+#pragma unroll
+  for (int split = 0; split < kMaxPrefillSplits; ++split) overall_max = fmaxf(overall_max, maxima[split]);
+  float sum = 0.0f;
+  float4 total = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll
+  for (int split = 0; split < kMaxPrefillSplits; ++split) {
+    // -inf: a split past the row's keys (or past num_splits), which adds nothing.
+    if (maxima[split] == -INFINITY) continue;
+    const float weight = exp2f(maxima[split] - overall_max);
+    sum = fmaf(weight, sums[split], sum);
+    total.x = fmaf(weight, outputs[split].x, total.x);
+    total.y = fmaf(weight, outputs[split].y, total.y);
+    total.z = fmaf(weight, outputs[split].z, total.z);
+    total.w = fmaf(weight, outputs[split].w, total.w);
+  }
+  const float inverse_sum = 1.0f / sum;
+  const int64_t token = work.q_start + work.first_row + row;
+  __nv_bfloat16* out = args.out + (token * args.num_heads + work.first_head + head) * kHeadDim + 4 * quad;
+  *reinterpret_cast<uint2*>(out) = make_uint2(pack_bf16(total.x * inverse_sum, total.y * inverse_sum),
+                                              pack_bf16(total.z * inverse_sum, total.w * inverse_sum));
+}
+
 template <int kHeadDim>
 __device__ __forceinline__ void init_rows(WarpRows<kHeadDim>& rows) {
 #pragma unroll
@@ -463,9 +575,13 @@ __global__ void __launch_bounds__(kHeads* kThreadsPerHead, kWarpsPerSm / (kHeads
   // The heads' tiles follow each other, so warp w's rows start w · kWarpRows rows in.
   const uint32_t q_warp_base = q_base + 16u * static_cast<uint32_t>(warp * kWarpRows * (kHeadDim / 8));
 
-  // Keys 0..the last row's position; only the tiles with keys past first_position need a mask.
+  // Keys 0..the last row's position; only the tiles with keys past first_position need a mask. A
+  // split block takes its range of those key tiles, [first_key_tile, end_key_tile).
   const int last_position = work.first_position + work.num_rows - 1;
   const int num_key_tiles = last_position / kKeyTileRows + 1;
+  const int tiles_per_split = (num_key_tiles + args.num_splits - 1) / args.num_splits;
+  const int first_key_tile = static_cast<int>(blockIdx.y) * tiles_per_split;
+  const int end_key_tile = min(num_key_tiles, first_key_tile + tiles_per_split);
   const bool is_offset_writer = static_cast<int>(threadIdx.x) < kKeyTileRows;
   __shared__ KeyTable shared_table;
   if (threadIdx.x == 0) {
@@ -479,32 +595,36 @@ __global__ void __launch_bounds__(kHeads* kThreadsPerHead, kWarpsPerSm / (kHeads
     const KeyTable table{args.block_tables + static_cast<int64_t>(work.seq) * args.max_blocks_per_seq,
                          work.context_len, work.kv_head};
 #pragma unroll
-    for (int key_tile = 0; key_tile < kStages; ++key_tile) {
-      if (key_tile < num_key_tiles) write_key_offset<kHeadDim>(args, table, key_tile, offsets_of(key_tile));
+    for (int i = 0; i < kStages; ++i) {
+      const int key_tile = first_key_tile + i;
+      if (key_tile < end_key_tile) write_key_offset<kHeadDim>(args, table, key_tile, offsets_of(key_tile));
     }
   }
   __syncthreads();
 #pragma unroll
-  for (int stage = 0; stage < kStages - 1; ++stage) {
-    if (stage < num_key_tiles)
-      load_key_value_tile<kHeadDim, kThreads>(args, offsets_of(stage), k_tile(stage), v_tile(stage));
+  for (int i = 0; i < kStages - 1; ++i) {
+    const int key_tile = first_key_tile + i;
+    if (key_tile < end_key_tile) {
+      load_key_value_tile<kHeadDim, kThreads>(args, offsets_of(key_tile), k_tile(key_tile % kStages),
+                                              v_tile(key_tile % kStages));
+    }
     commit_copies();  // an empty group keeps the count of groups per tile fixed
   }
 
   WarpRows<kHeadDim> rows;
   init_rows<kHeadDim>(rows);
-  for (int tile = 0; tile < num_key_tiles; ++tile) {
+  for (int tile = first_key_tile; tile < end_key_tile; ++tile) {
     wait_copies<kStages - 2>();  // this thread's copies of the query and of key tile `tile` landed
     __syncthreads();             // everyone's did, and everyone is done with the stage refilled next
     const int next = tile + kStages - 1;
-    if (next < num_key_tiles) {
+    if (next < end_key_tile) {
       load_key_value_tile<kHeadDim, kThreads>(args, offsets_of(next), k_tile(next % kStages),
                                               v_tile(next % kStages));
     }
     commit_copies();
     // The offsets of key tile tile + kStages, in the place of tile's (read when tile's copies were
     // issued, kStages − 1 steps ago); the barrier at the top of the next step publishes them.
-    if (is_offset_writer && tile + kStages < num_key_tiles)
+    if (is_offset_writer && tile + kStages < end_key_tile)
       write_key_offset<kHeadDim>(args, shared_table, tile + kStages, offsets_of(tile + kStages));
     Scores<kHeadDim> scores;
     compute_scores<kHeadDim>(scores, q_warp_base, k_tile(tile % kStages).base, query_value_view, key_view);
@@ -518,17 +638,53 @@ __global__ void __launch_bounds__(kHeads* kThreadsPerHead, kWarpsPerSm / (kHeads
     accumulate_values<kHeadDim>(rows, probabilities, v_tile(tile % kStages).base, query_value_view);
   }
   wait_copies<0>();
-  store_rows<kHeadDim, kHeads>(args, rows, warp, lane);
+  if (args.num_splits == 1) {
+    store_rows<kHeadDim, kHeads>(args, rows, warp, lane);
+  } else {
+    store_partial_rows<kHeadDim, kHeads>(args, rows, warp, lane);
+  }
+}
+
+// Key splits (see kMaxPrefillSplits).
+template <int kHeadDim, int kHeads>
+int key_splits(int64_t num_blocks, int64_t longest_context) {
+  const int num_sms = multiprocessor_count();
+  if (longest_context <= 0 || num_blocks >= num_sms) return 1;
+  const int64_t key_tiles = (longest_context + kKeyTileRows - 1) / kKeyTileRows;
+  const int64_t floats_per_split = num_blocks * kHeads * kTileRows * kPartialFloats<kHeadDim>;
+  const int64_t splits = std::min({(2 * int64_t{num_sms} + num_blocks - 1) / num_blocks,
+                                   key_tiles / kMinKeyTilesPerSplit, int64_t{kMaxPrefillSplits},
+                                   kWorkspaceFloats / floats_per_split});
+  return static_cast<int>(std::max<int64_t>(splits, 1));
+}
+
+// The partial rows' workspace of the current device, allocated on the first split launch (never
+// inside a captured graph: prefill steps are not captured) and kept.
+float* split_workspace() {
+  static std::mutex mutex;
+  static std::map<int, Tensor> workspaces;
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto [at, inserted] = workspaces.try_emplace(device);
+  if (inserted) at->second = device_zeros({kWorkspaceFloats}, DType::kF32);
+  return static_cast<float*>(at->second.raw());
 }
 
 template <int kHeadDim, int kHeads>
-void launch(const PrefillArgs& args, cudaStream_t stream) {
+void launch(PrefillArgs args, int64_t longest_context, cudaStream_t stream) {
   constexpr int bytes = shared_bytes<kHeadDim, kHeads>();
   CUDA_CHECK(cudaFuncSetAttribute(prefill_attention_kernel<kHeadDim, kHeads>,
                                   cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
   const int64_t num_blocks = static_cast<int64_t>(args.num_tiles) * (args.num_heads / kHeads);
-  prefill_attention_kernel<kHeadDim, kHeads>
-      <<<static_cast<unsigned>(num_blocks), kHeads * kThreadsPerHead, bytes, stream>>>(args);
+  args.num_splits = key_splits<kHeadDim, kHeads>(num_blocks, longest_context);
+  if (args.num_splits > 1) args.partials = split_workspace();
+  const dim3 grid(static_cast<unsigned>(num_blocks), static_cast<unsigned>(args.num_splits));
+  prefill_attention_kernel<kHeadDim, kHeads><<<grid, kHeads * kThreadsPerHead, bytes, stream>>>(args);
+  CUDA_CHECK_LAUNCH();
+  if (args.num_splits == 1) return;
+  const dim3 merge_grid(static_cast<unsigned>(num_blocks), merge_blocks_per_tile<kHeadDim, kHeads>());
+  merge_split_rows_kernel<kHeadDim, kHeads><<<merge_grid, kMergeThreads, 0, stream>>>(args);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -578,7 +734,7 @@ std::vector<int32_t> prefill_tiles(std::span<const std::array<int32_t, 3>> seqs,
 
 void prefill_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                        const Tensor& seqs, const Tensor& block_tables, const Tensor& tiles, float scale,
-                       Stream stream) {
+                       Stream stream, int64_t longest_context) {
   check_prefill_inputs(out, q, k_cache, v_cache, seqs, block_tables, tiles);
   if (tiles.dim(0) == 0 || q.dim(1) == 0) return;
   const PrefillArgs args{
@@ -589,7 +745,9 @@ void prefill_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, cons
       .seqs = static_cast<const int32_t*>(seqs.raw()),
       .block_tables = static_cast<const int32_t*>(block_tables.raw()),
       .tiles = static_cast<const int32_t*>(tiles.raw()),
+      .partials = nullptr,
       .num_tiles = static_cast<int>(tiles.dim(0)),
+      .num_splits = 1,
       .num_heads = static_cast<int>(q.dim(1)),
       .kv_heads = static_cast<int>(k_cache.dim(2)),
       .heads_per_kv_head = static_cast<int>(q.dim(1) / k_cache.dim(2)),
@@ -600,8 +758,12 @@ void prefill_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, cons
   const cudaStream_t cuda_stream = static_cast<cudaStream_t>(stream);
   // Two query heads a block where they share a kv head (an even GQA ratio), else one.
   const bool two_heads = args.heads_per_kv_head % 2 == 0;
-  if (k_cache.dim(3) == 64) return two_heads ? launch<64, 2>(args, cuda_stream) : launch<64, 1>(args, cuda_stream);
-  return two_heads ? launch<128, 2>(args, cuda_stream) : launch<128, 1>(args, cuda_stream);
+  if (k_cache.dim(3) == 64) {
+    return two_heads ? launch<64, 2>(args, longest_context, cuda_stream)
+                     : launch<64, 1>(args, longest_context, cuda_stream);
+  }
+  return two_heads ? launch<128, 2>(args, longest_context, cuda_stream)
+                   : launch<128, 1>(args, longest_context, cuda_stream);
 }
 
 }  // namespace hanlin::cuda

@@ -19,6 +19,10 @@ namespace hanlin::cuda {
 // heads that share a kv head.
 inline constexpr int32_t kPrefillTileRows = 128;
 
+// The device memory that split launches share (see prefill_attention), allocated on the first one:
+// 16 splits of one tile of 16 head pairs at head dim 128 (a 128-token chunk of Qwen3-8B) take 34.6 MB.
+inline constexpr int64_t kPrefillSplitWorkspaceBytes = int64_t{40} << 20;
+
 // Whether prefill_attention takes this head dim (64 and 128).
 bool prefill_attention_supports(int64_t head_dim);
 
@@ -34,8 +38,13 @@ std::vector<int32_t> prefill_tiles(std::span<const std::array<int32_t, 3>> seqs,
 // rows [q_start, q_start + q_len) at positions context_len − q_len + i; block_tables int32 [S,
 // max_blocks]. Rows no tile covers are left as they are. The K/V of the tiles' own rows must be
 // in the caches already. head_dim must be one prefill_attention_supports takes.
+//
+// longest_context, the longest context_len among the tiles' sequences, lets a launch of few tiles
+// split each tile's keys over several blocks and merge them in a second kernel (a short chunk
+// after a long cached prefix); 0 never splits. Split launches share one workspace per device, so
+// they must not run at the same time on one device.
 void prefill_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                        const Tensor& seqs, const Tensor& block_tables, const Tensor& tiles, float scale,
-                       Stream stream);
+                       Stream stream, int64_t longest_context = 0);
 
 }  // namespace hanlin::cuda

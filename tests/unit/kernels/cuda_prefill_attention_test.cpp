@@ -97,7 +97,7 @@ std::vector<float> reference_output(const AttentionCase& input, const Tensor& in
 // must be within the bound above, every other row must keep its value exactly.
 void check_against_reference(const std::string& name, const std::vector<SeqShape>& shapes, int64_t heads,
                              int64_t kv_heads, int64_t head_dim, const TileChoice& choice = {},
-                             float q_range = 1.0f) {
+                             float q_range = 1.0f, int64_t longest_context = 0) {
   const uint32_t seed = static_cast<uint32_t>(heads * 7919 + kv_heads * 131 + head_dim * 17 +
                                               shapes.size() * 3 + shapes[0].q_len);
   const AttentionCase input(shapes, heads, kv_heads, head_dim, seed, q_range);
@@ -111,7 +111,8 @@ void check_against_reference(const std::string& name, const std::vector<SeqShape
   cuda::prefill_attention(out, cuda::to_device(input.q), cuda::to_device(input.k_cache),
                           cuda::to_device(input.v_cache), device_ints(input.seq_rows, {num_seqs, 3}),
                           device_ints(input.block_tables, {num_seqs, input.max_blocks}),
-                          device_ints(tiles, {static_cast<int64_t>(tiles.size() / 2), 2}), scale, nullptr);
+                          device_ints(tiles, {static_cast<int64_t>(tiles.size() / 2), 2}), scale, nullptr,
+                          longest_context);
   cuda::synchronize(nullptr);
   const std::vector<float> actual = values_of(cuda::to_host(out));
   const std::vector<float> expected = reference_output(input, initial_out, scale, false);
@@ -189,6 +190,28 @@ TEST(CudaPrefillAttention, SeveralSequencesForGqaRatios1To8) {
       check_against_reference("batch", kBatch, heads, kv_heads, head_dim);
     }
     check_against_reference("batch at Qwen3-8B's heads", kBatch, 32, 8, head_dim);
+  }
+}
+
+// Few tiles over long contexts, given the longest context so that the launch splits each tile's
+// keys over several blocks and merges them: one tile after 2,000 and 20,000 cached positions
+// (ranges that end inside cache blocks and key tiles), three tiles after 9,000, and a batch of a
+// long and a short sequence (the short one's later ranges hold no key of its rows); heads in
+// pairs (32/8) and alone (14/2, 8/1), head dims 64 and 128.
+TEST(CudaPrefillAttention, FewTilesOverLongContextsSplitTheKeys) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
+  const std::vector<std::vector<SeqShape>> cases = {
+      {{128, 2128}}, {{17, 20017}}, {{300, 9300}}, {{128, 6001}, {40, 437}}};
+  for (const int64_t head_dim : kHeadDims) {
+    for (const auto& [heads, kv_heads] : std::vector<std::pair<int64_t, int64_t>>{{32, 8}, {14, 2}, {8, 1}}) {
+      for (const std::vector<SeqShape>& shapes : cases) {
+        int64_t longest = 0;
+        for (const SeqShape& shape : shapes) longest = std::max<int64_t>(longest, shape.context_len);
+        check_against_reference("split keys, " + std::to_string(shapes[0].q_len) + " rows after " +
+                                    std::to_string(shapes[0].context_len - shapes[0].q_len),
+                                shapes, heads, kv_heads, head_dim, {}, 1.0f, longest);
+      }
+    }
   }
 }
 
