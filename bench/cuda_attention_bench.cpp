@@ -12,6 +12,7 @@
 //
 // Usage: cuda_attention_bench [--runs N] [--only prefill|decode] [--peak-tbs X] [--batches B...]
 //                             [--contexts L...] [--way auto|tensor-cores|clusters|workspace]
+//                             [--spread S]
 #include <cstdio>
 
 #include "cuda_bench_util.h"
@@ -125,6 +126,7 @@ struct DecodeSweep {
   std::vector<int64_t> batches = {1, 2, 8, 64};
   std::vector<int64_t> contexts = {128, 1024, 4096, 16384, 32768};
   std::string way = "auto";  // or one way for every shape: "tensor-cores", "clusters", "workspace"
+  double spread = 0.0;       // the rows' contexts spread evenly over context · (1 ± spread)
 
   cuda::AttentionWay way_for(int64_t batch, int64_t context) const {
     if (way == "tensor-cores") return cuda::AttentionWay::kTensorCores;
@@ -146,8 +148,10 @@ struct KvPool {
   std::vector<int32_t> order;
 
   KvPool(const AttentionShape& shape, const DecodeSweep& sweep) {
-    const int64_t num_blocks = 2 * *std::max_element(sweep.batches.begin(), sweep.batches.end()) *
-                               blocks_for(*std::max_element(sweep.contexts.begin(), sweep.contexts.end()));
+    const auto longest = static_cast<int64_t>(
+        std::ceil((1.0 + sweep.spread) * static_cast<double>(*std::max_element(sweep.contexts.begin(),
+                                                                                sweep.contexts.end()))));
+    const int64_t num_blocks = 2 * *std::max_element(sweep.batches.begin(), sweep.batches.end()) * blocks_for(longest);
     k_cache = random_device_tensor({num_blocks, kBlockSize, shape.kv_heads, shape.head_dim}, 5);
     v_cache = random_device_tensor({num_blocks, kBlockSize, shape.kv_heads, shape.head_dim}, 6);
     order.resize(static_cast<size_t>(num_blocks));
@@ -156,30 +160,49 @@ struct KvPool {
   }
 };
 
-// One decode row per sequence, all at `context`; call i reads the blocks of copy i % copies.
+// The rows' contexts: `context` each, or spread evenly from context · (1 − spread) up to
+// context · (1 + spread) (about the same keys in all, one length per row: a batch of documents).
+std::vector<int64_t> row_contexts(int64_t batch, int64_t context, double spread) {
+  std::vector<int64_t> contexts(static_cast<size_t>(batch), context);
+  if (batch == 1 || spread == 0.0) return contexts;
+  for (int64_t row = 0; row < batch; ++row) {
+    const double step = 2.0 * spread * static_cast<double>(row) / static_cast<double>(batch - 1);
+    contexts[static_cast<size_t>(row)] =
+        std::max<int64_t>(1, std::llround(static_cast<double>(context) * (1.0 - spread + step)));
+  }
+  return contexts;
+}
+
+// One decode row per sequence, at row_contexts; call i reads the blocks of copy i % copies.
 struct DecodeInputs {
   Tensor q, out, seqs, row_seq;
-  std::vector<Tensor> block_tables;  // per copy: [batch, blocks_for(context)], disjoint blocks
+  std::vector<Tensor> block_tables;  // per copy: [batch, blocks_for(longest)], disjoint blocks
   double kv_bytes = 0;               // K and V read per call
-  int64_t context = 0;
+  int64_t context = 0;               // the rows' mean: the read floor reads that many keys a row
+  int64_t longest = 0;
 
-  DecodeInputs(const AttentionShape& shape, const KvPool& pool, int64_t batch, int64_t context_len)
-      : context(context_len) {
+  DecodeInputs(const AttentionShape& shape, const KvPool& pool, int64_t batch, int64_t context_len, double spread) {
     q = random_device_tensor({batch, shape.heads, shape.head_dim}, 8);
     out = cuda::device_zeros({batch, shape.heads, shape.head_dim}, DType::kBF16);
+    const std::vector<int64_t> contexts = row_contexts(batch, context_len, spread);
+    const int64_t total = std::accumulate(contexts.begin(), contexts.end(), int64_t{0});
+    context = total / batch;
+    longest = *std::max_element(contexts.begin(), contexts.end());
     std::vector<int32_t> seq_rows, rows(static_cast<size_t>(batch));
     std::iota(rows.begin(), rows.end(), 0);
-    for (const int32_t row : rows) seq_rows.insert(seq_rows.end(), {row, 1, static_cast<int32_t>(context)});
+    for (const int32_t row : rows) {
+      seq_rows.insert(seq_rows.end(), {row, 1, static_cast<int32_t>(contexts[static_cast<size_t>(row)])});
+    }
     seqs = device_ints(seq_rows, {batch, 3});
     row_seq = device_ints(rows, {batch});
-    kv_bytes = 2.0 * 2.0 * static_cast<double>(batch * context * shape.kv_heads * shape.head_dim);
-    const int64_t table_size = batch * blocks_for(context);
+    kv_bytes = 2.0 * 2.0 * static_cast<double>(total * shape.kv_heads * shape.head_dim);
+    const int64_t table_size = batch * blocks_for(longest);
     const int copies = std::min(cuda_bench::copies_beyond_l2(kv_bytes),
                                 static_cast<int>(static_cast<int64_t>(pool.order.size()) / table_size));
     for (int c = 0; c < copies; ++c) {
       const auto first = pool.order.begin() + c * table_size;
       block_tables.push_back(
-          device_ints(std::vector<int32_t>(first, first + table_size), {batch, blocks_for(context)}));
+          device_ints(std::vector<int32_t>(first, first + table_size), {batch, blocks_for(longest)}));
     }
   }
 };
@@ -233,11 +256,13 @@ void run_decode(const DecodeSweep& sweep, int runs, double peak_tbs) {
   const AttentionShape shape = {"Qwen3-8B", 32, 8, 128};
   std::printf(
       "decode attention (paged, the way %s), %s heads %lld/%lld dim %lld, one row per "
-      "sequence; in a CUDA graph, median of %d replays; share of %.2f TB/s. Floor: a kernel that only reads "
-      "the same K/V bytes, its reads after the dependent-launch wait / before it\n\n",
+      "sequence, contexts %s; in a CUDA graph, median of %d replays; share of %.2f TB/s. Floor: a kernel that "
+      "only reads the same K/V bytes, its reads after the dependent-launch wait / before it\n\n",
       sweep.way == "auto" ? "cuda::attention_way picks" : ("forced: " + sweep.way).c_str(), shape.model,
       static_cast<long long>(shape.heads), static_cast<long long>(shape.kv_heads),
-      static_cast<long long>(shape.head_dim), runs, peak_tbs);
+      static_cast<long long>(shape.head_dim),
+      sweep.spread == 0.0 ? "equal" : ("spread over +-" + std::to_string(std::lround(100 * sweep.spread)) + " %").c_str(),
+      runs, peak_tbs);
   std::printf("%5s %7s %10s %10s %9s %7s %-12s %17s %17s\n", "batch", "context", "KV (MB)", "time (us)", "GB/s",
               "share", "way", "floor after (us)", "floor before (us)");
   const KvPool pool(shape, sweep);
@@ -246,8 +271,8 @@ void run_decode(const DecodeSweep& sweep, int runs, double peak_tbs) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
   for (const int64_t batch : sweep.batches) {
     for (const int64_t context : sweep.contexts) {
-      DecodeInputs in(shape, pool, batch, context);
-      const cuda::AttentionWay way = sweep.way_for(batch, context);
+      DecodeInputs in(shape, pool, batch, context, sweep.spread);
+      const cuda::AttentionWay way = sweep.way_for(batch, in.longest);
       const DecodeTimes times = decode_times(pool, in, way, scale, runs, stream);
       std::printf("%5lld %7lld %10.1f %10.2f %9.1f %6.1f%% %-12s %9.2f %6.1f%% %9.2f %6.1f%%\n",
                   static_cast<long long>(batch), static_cast<long long>(context), in.kv_bytes * 1e-6,
@@ -296,6 +321,10 @@ int main(int argc, char** argv) {
   app.add_option("--way", sweep.way, "Decode: the way cuda::attention_way picks (auto), or one way for every shape")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "tensor-cores", "clusters", "workspace"}));
+  app.add_option("--spread", sweep.spread,
+                 "Decode: the rows' contexts spread evenly over context x (1 +- spread), the floor reading their mean")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.95));
   CLI11_PARSE(app, argc, argv);
   return hanlin::cuda_bench::run_reporting_errors([&] { return hanlin::run(runs, only, peak_tbs, sweep); });
 }
