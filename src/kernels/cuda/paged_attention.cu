@@ -413,12 +413,12 @@ __device__ void merge_states(const PartialState* parts, int num_parts, int num_h
   }
 }
 
-// A split block's end: leaves the block's state in the workspace and counts it; the block that
-// completes a subgroup or the group merges (see kMaxMerged).
+// A split block's end: leaves the block's state in the workspace at first + split (first: the
+// group's first state) and counts it; the block that completes a subgroup or the group merges (see
+// kMaxMerged). Groups of more than kMaxMerged states start at a multiple of kMergeWidth.
 template <int kHeadDim, int kHeads>
 __device__ void leave_partial(const BlockState<kHeadDim, kHeads>& block, __nv_bfloat16* out,
-                              int num_heads_here, int group, int split, int num_splits, int num_parts) {
-  const int first = group * num_splits;  // the group's first state
+                              int num_heads_here, int group, int first, int split, int num_parts) {
   PartialState& mine = split_partials[first + split];
   for (int e = threadIdx.x; e < num_heads_here * kHeadDim; e += blockDim.x)
     mine.output[e] = block.output[e / kHeadDim][e % kHeadDim];
@@ -481,13 +481,13 @@ struct TableWindow {
 // instead of following it (measured on an H100: 0.15–0.3 µs a call at batch 1–2 below 2K, 1.8 µs
 // at batch 1 and 4K). A launch given a list of rows reads the row from it first.
 template <int kHeadDim, int kHeads>
-__device__ __forceinline__ BlockWork find_block_work(const AttentionArgs& args, int num_splits) {
+__device__ __forceinline__ BlockWork find_block_work(const AttentionArgs& args, int num_splits, int slot, int split) {
   BlockWork work;
-  work.slot = blockIdx.x;
+  work.slot = slot;
   work.row = args.rows == nullptr ? work.slot : args.rows[work.slot];
   work.kv_head = blockIdx.y;
   work.chunk = blockIdx.z / num_splits;
-  work.split = blockIdx.z % num_splits;
+  work.split = split;
   work.first_head = work.kv_head * args.heads_per_kv_head + work.chunk * kHeads;
   work.num_heads_here = min(kHeads, args.heads_per_kv_head - work.chunk * kHeads);
   work.seq = args.row_seq[work.row];
@@ -500,6 +500,135 @@ __device__ __forceinline__ BlockWork find_block_work(const AttentionArgs& args, 
   work.old_keys = context_len - q_len;
   work.num_keys = work.old_keys + (work.row - q_start) + 1;
   return work;
+}
+
+// The block's row and split from the grid: (slot, kv head, chunk · num_splits + split).
+template <int kHeadDim, int kHeads>
+__device__ __forceinline__ BlockWork find_block_work(const AttentionArgs& args, int num_splits) {
+  return find_block_work<kHeadDim, kHeads>(args, num_splits, blockIdx.x, blockIdx.z % num_splits);
+}
+
+// The keys of the row in the launch's slot `slot` (0 for a row no sequence owns).
+__device__ __forceinline__ int slot_keys(const AttentionArgs& args, int slot) {
+  const int row = args.rows == nullptr ? slot : args.rows[slot];
+  const int seq = args.row_seq[row];
+  if (seq < 0) return 0;
+  return args.seqs[3 * seq + 2] - args.seqs[3 * seq + 1] + (row - args.seqs[3 * seq]) + 1;
+}
+
+// ---- Splits shared out by keys (the workspace way over several rows) ----
+//
+// An even split gives every row num_splits blocks, so when the rows' contexts differ the longest
+// row's blocks read the most and the launch waits for them (measured on an H100, Qwen3-8B heads,
+// contexts spread over ±50 % of the mean: 21–29 % slower than equal contexts of the same bytes).
+// Here the R · num_splits blocks of a (kv head, chunk) are shared out by keys instead: every block
+// reads up to `per_part` keys, a row taking ⌈keys / per_part⌉ consecutive blocks, with per_part the
+// least multiple of a step whose parts fit the R · num_splits blocks, at least kMinKeysPerSplit keys,
+// and few enough parts a row for a one-level merge (kMaxMerged; launches of more splits a row stay
+// even). Equal contexts get num_splits blocks a row, as the even split gives them. A row's states
+// lie together in the workspace, from the (kv head, chunk)'s first state plus the blocks of the rows
+// before it. Every block works its place out from the rows' key counts, which no kernel of the step
+// writes, so it does so before the wait.
+struct BalancedPlace {
+  int slot;        // the row's place in the launch; -1: a block left over
+  int part;        // the block's share of the row: keys [part · per_part, (part + 1) · per_part)
+  int num_parts;   // the row's blocks with keys
+  int first_part;  // the row's first block among the (kv head, chunk)'s R · num_splits
+  int per_part;
+};
+
+__device__ __forceinline__ int divide_up(int a, int b) { return (a + b - 1) / b; }
+
+__device__ __forceinline__ int warp_sum_int(int value) {
+#pragma unroll
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  return value;
+}
+
+__device__ __forceinline__ int warp_max_int(int value) {
+#pragma unroll
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
+    value = max(value, __shfl_xor_sync(0xffffffffu, value, offset));
+  return value;
+}
+
+// The blocks the launch's rows need at per_part keys a block; every lane of a warp calls it and gets it.
+__device__ int parts_needed(const AttentionArgs& args, int per_part) {
+  int parts = 0;
+  for (int slot = static_cast<int>(threadIdx.x % kWarpSize); slot < static_cast<int>(gridDim.x); slot += kWarpSize)
+    parts += divide_up(slot_keys(args, slot), per_part);
+  return warp_sum_int(parts);
+}
+
+__device__ __forceinline__ int round_up(int value, int multiple) { return divide_up(value, multiple) * multiple; }
+
+// The keys a block reads (per_part): the least multiple of a step whose parts fit the launch's
+// blocks, within the bounds BalancedPlace names. Every lane of a warp calls it and gets it.
+__device__ int balanced_share(const AttentionArgs& args, int num_splits, int keys_per_step) {
+  const int num_slots = static_cast<int>(gridDim.x);
+  int total = 0;
+  int longest = 0;
+  for (int slot = static_cast<int>(threadIdx.x % kWarpSize); slot < num_slots; slot += kWarpSize) {
+    const int keys = slot_keys(args, slot);
+    total += keys;
+    longest = max(longest, keys);
+  }
+  total = warp_sum_int(total);
+  longest = warp_max_int(longest);
+  // The even split's share of the longest row always fits (no row takes more than num_splits
+  // blocks), and no block would read less than an even share of all the keys: the least share that
+  // fits lies between. Equal contexts get the even split's.
+  const int least = round_up(
+      max(max(divide_up(total, num_slots * num_splits), divide_up(longest, kMaxMerged)), kMinKeysPerSplit),
+      keys_per_step);
+  int fits = max(least, round_up(max(divide_up(longest, num_splits), kMinKeysPerSplit), keys_per_step));
+  int too_few = least - keys_per_step;  // a share known not to fit (or below the least allowed)
+  while (fits - too_few > keys_per_step) {
+    const int middle = too_few + (fits - too_few) / (2 * keys_per_step) * keys_per_step;
+    if (parts_needed(args, middle) <= num_slots * num_splits) {
+      fits = middle;
+    } else {
+      too_few = middle;
+    }
+  }
+  return fits;
+}
+
+// The block's place, into `place` in shared memory: the first warp works it out; every thread calls it.
+__device__ void find_balanced_place(BalancedPlace& place, const AttentionArgs& args, int num_splits,
+                                    int keys_per_step) {
+  if (threadIdx.x < kWarpSize) {
+    const int lane = static_cast<int>(threadIdx.x);
+    const int num_slots = static_cast<int>(gridDim.x);
+    const int per_part = balanced_share(args, num_splits, keys_per_step);
+    // The block's index among the (kv head, chunk)'s, and the row whose blocks take it in.
+    const int block = static_cast<int>(blockIdx.x) * num_splits + static_cast<int>(blockIdx.z) % num_splits;
+    BalancedPlace found{-1, 0, 0, 0, per_part};
+    int before = 0;  // blocks of the slots before this pass's 32
+    for (int first_slot = 0; first_slot < num_slots; first_slot += kWarpSize) {
+      const int slot = first_slot + lane;
+      const int parts = slot < num_slots ? divide_up(slot_keys(args, slot), per_part) : 0;
+      int end = parts;  // inclusive prefix sum over the lanes
+#pragma unroll
+      for (int offset = 1; offset < kWarpSize; offset *= 2) {
+        const int below = __shfl_up_sync(0xffffffffu, end, offset);
+        if (lane >= offset) end += below;
+      }
+      const int start = before + end - parts;
+      const unsigned owner = __ballot_sync(0xffffffffu, block >= start && block < start + parts);
+      if (owner != 0) {
+        const int at = __ffs(owner) - 1;
+        found.slot = first_slot + at;
+        found.first_part = __shfl_sync(0xffffffffu, start, at);
+        found.num_parts = __shfl_sync(0xffffffffu, parts, at);
+        found.part = block - found.first_part;
+        break;
+      }
+      before += __shfl_sync(0xffffffffu, end, kWarpSize - 1);
+    }
+    if (lane == 0) place = found;
+  }
+  __syncthreads();
 }
 
 // Every thread calls it; the caller synchronises before the window is read.
@@ -604,35 +733,31 @@ __device__ void attend_keys(SoftmaxState<kHeads>& state, const AttentionArgs& ar
 }
 
 // A split block's end once its state is merged: its output when it is the row's only split with
-// keys, else its partial state left for the group's merge.
+// keys, else its partial state left for the group's merge. first_part: where the row's blocks start
+// among the (kv head, chunk)'s (BalancedPlace), or -1 for an even split.
 template <int kHeadDim, int kHeads>
 __device__ void finish_split(const BlockState<kHeadDim, kHeads>& block, const AttentionArgs& args,
-                             const BlockWork& work, int num_splits, int num_parts) {
+                             const BlockWork& work, int num_splits, int num_parts, int first_part = -1) {
   __nv_bfloat16* out = args.out + first_element<kHeadDim>(args, work);
   if (num_parts == 1) return store_output<kHeadDim, kHeads>(block, out, work.num_heads_here);
   const int num_chunks = gridDim.z / num_splits;
   const int group = (work.slot * args.kv_heads + work.kv_head) * num_chunks + work.chunk;
-  leave_partial<kHeadDim, kHeads>(block, out, work.num_heads_here, group, work.split, num_splits, num_parts);
+  int first = group * num_splits;
+  if (first_part >= 0) {
+    const int blocks_per_chunk = static_cast<int>(gridDim.x) * num_splits;  // of one kv head and chunk
+    first = (work.kv_head * num_chunks + work.chunk) * blocks_per_chunk + first_part;
+  }
+  leave_partial<kHeadDim, kHeads>(block, out, work.num_heads_here, group, first, work.split, num_parts);
 }
 
 // Grid (T, kv_heads, head chunks × num_splits); blockDim.x kThreads. Up to 4 heads a block keep to
 // 128 registers a thread, so that four blocks share an SM; 8 heads need about twice that.
+// The block's walk once its keys are known, from the wait to the output or its partial state.
+// first_part: the row's first block (BalancedPlace, in shared memory, read after the walk rather
+// than kept in registers through it), or null for an even split.
 template <int kHeadDim, int kHeads>
-__global__ void __launch_bounds__(kThreads, kHeads <= 4 ? 4 : 2)
-    paged_attention_kernel(const AttentionArgs args, int num_splits) {
-  constexpr int kTeam = kHeadDim / 8;  // threads per K/V row, 16 bytes each
-  static_assert(kTeam <= kWarpSize && kWarpSize % kTeam == 0, "a key team must sit inside one warp");
-  static_assert(kHeads <= kMaxHeadsPerBlock && kHeadDim <= kMaxHeadDim,
-                "a partial state must hold the block's");
-  allow_next_kernel();
-  const BlockWork work = find_block_work<kHeadDim, kHeads>(args, num_splits);
-  const int keys_per_step = (blockDim.x / kTeam) * kKeysPerStep;
-  // A split past a short context has no keys and leaves no partial state.
-  const KeyRange keys =
-      work.seq < 0 ? KeyRange{0, 0} : split_keys(work.num_keys, num_splits, work.split, keys_per_step);
-  // How many of the row's splits have keys: the group's states to merge. Counted before the walk:
-  // counted after it, the row's key count stayed live through the walk and the 4-head kernel spilled.
-  const int num_parts = work.seq < 0 ? 0 : splits_with_keys(work.num_keys, num_splits, keys_per_step);
+__device__ __forceinline__ void walk_split(const AttentionArgs& args, const BlockWork& work, KeyRange keys,
+                                           int num_splits, int num_parts, const int* first_part) {
   // Every block passes the wait, even one with nothing to do: the chain's order (dependent_launch.cuh)
   // rests on no launch completing before its predecessor.
   wait_for_previous_kernel();
@@ -645,7 +770,40 @@ __global__ void __launch_bounds__(kThreads, kHeads <= 4 ? 4 : 2)
 
   __shared__ BlockState<kHeadDim, kHeads> block;
   merge_teams<kHeadDim, kHeads, kThreads>(state, block, work.num_heads_here);
-  finish_split<kHeadDim, kHeads>(block, args, work, num_splits, num_parts);
+  finish_split<kHeadDim, kHeads>(block, args, work, num_splits, num_parts, first_part != nullptr ? *first_part : -1);
+}
+
+// Grid (T, kv_heads, head chunks × num_splits); blockDim.x kThreads. Up to 4 heads a block keep to
+// 128 registers a thread, so that four blocks share an SM; 8 heads need about twice that. kBalanced:
+// the splits shared out by keys (BalancedPlace), else num_splits even ranges a row.
+template <int kHeadDim, int kHeads, bool kBalanced>
+__global__ void __launch_bounds__(kThreads, kHeads <= 4 ? 4 : 2)
+    paged_attention_kernel(const AttentionArgs args, int num_splits) {
+  constexpr int kTeam = kHeadDim / 8;  // threads per K/V row, 16 bytes each
+  static_assert(kTeam <= kWarpSize && kWarpSize % kTeam == 0, "a key team must sit inside one warp");
+  static_assert(kHeads <= kMaxHeadsPerBlock && kHeadDim <= kMaxHeadDim,
+                "a partial state must hold the block's");
+  allow_next_kernel();
+  const int keys_per_step = (blockDim.x / kTeam) * kKeysPerStep;
+  // The block's keys, and how many of the row's splits have keys (the group's states to merge).
+  // Counted before the walk: counted after it, the row's key count stayed live through the walk and
+  // the 4-head kernel spilled. A split past a short context has no keys and leaves no partial state.
+  if constexpr (kBalanced) {
+    __shared__ BalancedPlace place;
+    find_balanced_place(place, args, num_splits, keys_per_step);
+    const BlockWork work = find_block_work<kHeadDim, kHeads>(args, num_splits, max(place.slot, 0), place.part);
+    const bool has_keys = place.slot >= 0 && work.seq >= 0;
+    const KeyRange keys = has_keys ? KeyRange{place.part * place.per_part,
+                                              min(work.num_keys, (place.part + 1) * place.per_part)}
+                                   : KeyRange{0, 0};
+    walk_split<kHeadDim, kHeads>(args, work, keys, num_splits, has_keys ? place.num_parts : 0, &place.first_part);
+  } else {
+    const BlockWork work = find_block_work<kHeadDim, kHeads>(args, num_splits);
+    const KeyRange keys =
+        work.seq < 0 ? KeyRange{0, 0} : split_keys(work.num_keys, num_splits, work.split, keys_per_step);
+    const int num_parts = work.seq < 0 ? 0 : splits_with_keys(work.num_keys, num_splits, keys_per_step);
+    walk_split<kHeadDim, kHeads>(args, work, keys, num_splits, num_parts, nullptr);
+  }
 }
 
 // ---- Short contexts: the context split over a thread-block cluster ----
@@ -1089,14 +1247,21 @@ int context_splits(int64_t num_groups, int64_t resident_blocks) {
   return static_cast<int>(std::max<int64_t>(splits, 1));
 }
 
-// Launches a kernel that splits each group's context over the workspace (the CUDA-core split and the
-// tensor-core walk), with as many splits as fill the GPU's resident blocks once.
-template <int kHeads, class Kernel>
-void launch_over_workspace(Kernel kernel, int threads, int shared_bytes, int blocks_per_sm, const AttentionArgs& args,
-                           int64_t num_rows, cudaStream_t stream) {
+// How many splits a launch over the workspace gives each group's context: as many as fill the GPU's
+// resident blocks once.
+template <int kHeads>
+int workspace_splits(const AttentionArgs& args, int64_t num_rows, int blocks_per_sm) {
   const int chunks = (args.heads_per_kv_head + kHeads - 1) / kHeads;
   const int64_t num_groups = num_rows * args.kv_heads * chunks;
-  const int splits = context_splits(num_groups, static_cast<int64_t>(blocks_per_sm) * multiprocessor_count());
+  return context_splits(num_groups, static_cast<int64_t>(blocks_per_sm) * multiprocessor_count());
+}
+
+// Launches a kernel that splits each group's context over the workspace (the CUDA-core split and the
+// tensor-core walk) `splits` ways.
+template <int kHeads, class Kernel>
+void launch_over_workspace(Kernel kernel, int threads, int shared_bytes, int splits, const AttentionArgs& args,
+                           int64_t num_rows, cudaStream_t stream) {
+  const int chunks = (args.heads_per_kv_head + kHeads - 1) / kHeads;
   const dim3 grid(static_cast<unsigned>(num_rows), static_cast<unsigned>(args.kv_heads),
                   static_cast<unsigned>(chunks * splits));
   launch_dependent(kernel, grid, dim3(threads), static_cast<size_t>(shared_bytes), stream, 1u, args, splits);
@@ -1104,10 +1269,15 @@ void launch_over_workspace(Kernel kernel, int threads, int shared_bytes, int blo
 
 template <int kHeadDim, int kHeads>
 void launch_split(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream) {
-  const auto kernel = paged_attention_kernel<kHeadDim, kHeads>;
-  // The kernel's occupancy depends on its registers and the GPU's architecture only: asked once.
-  static const int blocks_per_sm = resident_blocks_per_sm(kernel, kThreads, 0);
-  launch_over_workspace<kHeads>(kernel, kThreads, 0, blocks_per_sm, args, num_rows, stream);
+  const auto even = paged_attention_kernel<kHeadDim, kHeads, false>;
+  const auto balanced = paged_attention_kernel<kHeadDim, kHeads, true>;
+  // The kernels' occupancy depends on their registers and the GPU's architecture only: asked once.
+  // Both share the launch bounds that set it.
+  static const int blocks_per_sm = resident_blocks_per_sm(even, kThreads, 0);
+  const int splits = workspace_splits<kHeads>(args, num_rows, blocks_per_sm);
+  // Several rows share their splits out by keys (BalancedPlace), up to kMaxMerged a row.
+  const bool is_balanced = num_rows > 1 && splits > 1 && splits <= kMaxMerged;
+  launch_over_workspace<kHeads>(is_balanced ? balanced : even, kThreads, 0, splits, args, num_rows, stream);
 }
 
 // How many blocks of a cluster share each row's context: enough to give the grid about two blocks
@@ -1140,7 +1310,8 @@ void launch_mma(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream
   constexpr int kSharedBytes = mma_shared_bytes<kHeadDim>();
   // The kernel's occupancy depends on its registers, shared memory and the GPU only: asked once.
   static const int blocks_per_sm = resident_blocks_per_sm(kernel, kMmaThreads, kSharedBytes);
-  launch_over_workspace<kHeads>(kernel, kMmaThreads, kSharedBytes, blocks_per_sm, args, num_rows, stream);
+  const int splits = workspace_splits<kHeads>(args, num_rows, blocks_per_sm);
+  launch_over_workspace<kHeads>(kernel, kMmaThreads, kSharedBytes, splits, args, num_rows, stream);
 }
 
 template <int kHeadDim, int kHeads>

@@ -237,6 +237,23 @@ TEST(CudaPagedAttention, SplitContextsAtSmallBatch) {
   check_against_reference("split prefill chunk", {{7, 17000}}, 32, 8, 128);
 }
 
+// Decode rows whose contexts differ, where the workspace way shares each kv head's blocks out by
+// keys rather than giving every row the same number: 40 rows from 3 to 9,000 keys (one kv head, so
+// 40 groups and 6 blocks a row on 132 SMs; the scan for a block's row crosses two warps' worth of
+// rows); one row of 30,000 keys beside five of 50, where the long row's share is capped at 32 blocks
+// and the short rows take one each; rows no sequence owns in between. Head dims 64 and 128.
+TEST(CudaPagedAttention, SplitsSharedOutByKeysAtSpreadContexts) {
+  if (hanlin::cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
+  std::vector<SeqShape> spread;
+  for (int32_t i = 0; i < 40; ++i) spread.push_back({1, 3 + i * 9000 / 39});
+  std::shuffle(spread.begin(), spread.end(), std::mt19937(41));
+  const std::vector<SeqShape> one_long = {{1, 50}, {1, 50}, {1, 30000}, {1, 50}, {1, 50}, {1, 50}};
+  for (const int64_t head_dim : {64, 128}) {
+    check_against_reference("spread decode batch of 40", spread, 8, 1, head_dim);
+    check_against_reference("one long row among short ones", one_long, 32, 8, head_dim);
+  }
+}
+
 // A step that mixes a long prefill chunk (its 40 rows left to the prefill kernel) with decode rows
 // and a short chunk: the launch lists the rows it computes, in an order unlike theirs, and is sized
 // by them, so the few listed rows' contexts are split as a small batch's would be (their split
