@@ -48,11 +48,15 @@ void linear(Tensor&, const Tensor&, const Tensor&, const Tensor*, Stream) { no_c
 bool prefill_attention_supports(int64_t) { return false; }
 std::vector<int32_t> prefill_tiles(std::span<const std::array<int32_t, 3>>, int32_t) { no_cuda(); }
 void prefill_attention(Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                       const Tensor&, float, Stream) {
+                       const Tensor&, float, Stream, int64_t) {
   no_cuda();
 }
 void paged_attention(Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
                      float, AttentionWay, Stream) {
+  no_cuda();
+}
+void paged_attention(Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                     const Tensor&, float, AttentionWay, Stream) {
   no_cuda();
 }
 void sample_rows(DrawResult*, DrawLogprobs*, const DrawParams*, int64_t, const LogitEdit*, int64_t, const Tensor&, Stream) {
