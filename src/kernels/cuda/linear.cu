@@ -204,6 +204,12 @@ Plan make_plan(cublasLtHandle_t handle, const PlanKey& key, const void* bias) {
   set_preference(raw_preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, key.in_alignment);
   set_preference(raw_preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, key.out_alignment);
   set_preference(raw_preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, key.out_alignment);
+  // Split-K partial sums in f32 only: a reduction "in place" in out, or in out's type, rounds every
+  // partial sum to bf16. With those allowed, outputs whose rows are not whole 16-byte pieces
+  // (N = 1028, 1030 and 2006) came out up to 10 % off on an H100 without an error; with them
+  // excluded they match (test CudaLinearVsRef), and Qwen3-8B's shapes kept their speed.
+  set_preference(raw_preference, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK,
+                 uint32_t{CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE});
 
   cublasLtMatmulHeuristicResult_t result{};
   int num_results = 0;
