@@ -14,9 +14,9 @@ namespace {
 
 constexpr int64_t kBf16Bytes = 2;
 // The CUDA forward's fixed allocations: cuBLASLt's workspace (32 MiB), prefill attention's split
-// workspace (kPrefillSplitWorkspaceBytes), decode steps captured
-// for up to 256 sequences (their logits buffers are sized for that many rows), and a margin for
-// CUDA graphs, library handles and the allocator's rounding.
+// workspace (kPrefillSplitWorkspaceBytes), decode steps captured for up to 256 sequences (their
+// logits buffers are sized for that many rows), and a margin for CUDA graphs, library handles and
+// the allocator's rounding.
 constexpr int64_t kGemmWorkspaceBytes = int64_t{32} << 20;
 constexpr int64_t kGraphRows = 256;
 constexpr int64_t kMarginBytes = int64_t{512} << 20;
