@@ -1,4 +1,4 @@
-// cuda::linear (our decode kernel up to T = 8, cuBLASLt beyond; bf16) and cuda::gated_linear on
+// cuda::linear (our decode kernel up to T = 2, cuBLASLt beyond; bf16) and cuda::gated_linear on
 // Qwen3-8B's layer shapes at T = 1, 2, 4, 8, 9, 32, 256 and 8192:
 // mean GPU time of back-to-back calls that cycle through copies of the weight larger than L2
 // together (CUDA events, after a warm-up, median of 5 such batches), as GB/s against the H100's 3.0 TB/s copy bandwidth and
