@@ -100,6 +100,27 @@ const cuda::AttentionWay kWays[] = {cuda::AttentionWay::kTensorCores, cuda::Atte
 
 std::string way_label(cuda::AttentionWay way) { return std::string(" (") + cuda::attention_way_name(way) + ")"; }
 
+// One launch over the case's tensors into a copy of initial_out, every row of q or the `listed` ones.
+Tensor run_case(const AttentionCase& input, const Tensor& initial_out, const std::vector<int32_t>* listed,
+                float scale, cuda::AttentionWay way) {
+  const int64_t num_seqs = input.num_seqs();
+  Tensor out = cuda::to_device(initial_out);
+  const Tensor q = cuda::to_device(input.q);
+  const Tensor k_cache = cuda::to_device(input.k_cache);
+  const Tensor v_cache = cuda::to_device(input.v_cache);
+  const Tensor seqs = device_ints(input.seq_rows, {num_seqs, 3});
+  const Tensor block_tables = device_ints(input.block_tables, {num_seqs, input.max_blocks});
+  const Tensor row_seq = device_ints(input.row_seq, {static_cast<int64_t>(input.row_seq.size())});
+  if (listed == nullptr) {
+    cuda::paged_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, scale, way, nullptr);
+  } else {
+    const Tensor rows = device_ints(*listed, {static_cast<int64_t>(listed->size())});
+    cuda::paged_attention(out, q, k_cache, v_cache, seqs, block_tables, row_seq, rows, scale, way, nullptr);
+  }
+  cuda::synchronize(nullptr);
+  return out;
+}
+
 // Runs the case on the GPU every way and compares each with the reference.
 void check_against_reference(const std::string& name, const std::vector<SeqShape>& shapes, int64_t heads,
                              int64_t kv_heads, int64_t head_dim, float q_range = 1.0f) {
@@ -107,15 +128,8 @@ void check_against_reference(const std::string& name, const std::vector<SeqShape
   const AttentionCase input(shapes, heads, kv_heads, head_dim, seed, q_range);
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const Tensor initial_out = initial_output(input, seed + 4);
-  const int64_t num_seqs = input.num_seqs();
   for (const cuda::AttentionWay way : kWays) {
-    Tensor out = cuda::to_device(initial_out);
-    cuda::paged_attention(out, cuda::to_device(input.q), cuda::to_device(input.k_cache),
-                          cuda::to_device(input.v_cache), device_ints(input.seq_rows, {num_seqs, 3}),
-                          device_ints(input.block_tables, {num_seqs, input.max_blocks}),
-                          device_ints(input.row_seq, {static_cast<int64_t>(input.row_seq.size())}), scale, way,
-                          nullptr);
-    cuda::synchronize(nullptr);
+    const Tensor out = run_case(input, initial_out, nullptr, scale, way);
     expect_matches_reference(case_label(name, heads, kv_heads, head_dim) + way_label(way), input, input.seqs,
                              initial_out, out, scale);
   }
@@ -275,15 +289,8 @@ TEST(CudaPagedAttention, ComputesOnlyTheListedRows) {
     for (const int32_t row : listed) computed[static_cast<size_t>(row)] = true;
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
     const Tensor initial_out = initial_output(input, 5);
-    const int64_t num_seqs = input.num_seqs();
     for (const cuda::AttentionWay way : kWays) {
-      Tensor out = cuda::to_device(initial_out);
-      cuda::paged_attention(out, cuda::to_device(input.q), cuda::to_device(input.k_cache),
-                            cuda::to_device(input.v_cache), device_ints(input.seq_rows, {num_seqs, 3}),
-                            device_ints(input.block_tables, {num_seqs, input.max_blocks}),
-                            device_ints(input.row_seq, {static_cast<int64_t>(input.row_seq.size())}),
-                            device_ints(listed, {static_cast<int64_t>(listed.size())}), scale, way, nullptr);
-      cuda::synchronize(nullptr);
+      const Tensor out = run_case(input, initial_out, &listed, scale, way);
       expect_matches_reference(case_label("listed rows", 32, 8, head_dim) + way_label(way), input, input.seqs,
                                computed, initial_out, out, scale);
     }
