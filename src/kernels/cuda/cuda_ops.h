@@ -116,14 +116,15 @@ void gated_linear(Tensor& out, const Tensor& in, const Tensor& gate_up, Tensor& 
 // they give the same numbers up to the order of rounding. attention_way is the choice for a
 // launch's rows and the longest context among its sequences, as measured on an H100
 // (bench/RESULTS.md, 2026-11-27):
-// - kTensorCores: the block's query heads as the rows of tensor-core products, each context split
-//   over enough blocks to fill the GPU; for small launches, whose cost is the walk's latency.
+// - kTensorCores: the block's query heads as a dimension of tensor-core products, each context split
+//   over enough blocks to fill the GPU, merged through a cluster from batch 8 (Qwen3's 8 kv heads)
+//   and through the workspace below; for small launches, whose cost is the walk's latency.
 // - kClusters: CUDA cores, a context split over a thread-block cluster; wide batches at short
 //   contexts.
 // - kWorkspace: CUDA cores, a context split over many blocks; long contexts.
-// The tensor-core and workspace ways merge the blocks' states through one fixed workspace per
-// device, so such calls on one device must not run at the same time (hanlin issues a model's
-// kernels on one stream). A captured launch replays its way.
+// The tensor-core way (at small batch) and the workspace way merge the blocks' states through one
+// fixed workspace per device, so such calls on one device must not run at the same time (hanlin
+// issues a model's kernels on one stream). A captured launch replays its way.
 enum class AttentionWay { kTensorCores, kClusters, kWorkspace };
 
 inline const char* attention_way_name(AttentionWay way) {
@@ -138,18 +139,22 @@ inline const char* attention_way_name(AttentionWay way) {
 // From this longest context on, launches past the tensor-core way's reach split over the workspace.
 inline constexpr int64_t kSplitAttentionContext = 2048;
 
-// The tensor-core way takes launches of up to 32 rows with rows × longest context up to 24,576.
-// Measured on an H100 at Qwen3-8B's shapes, the kernel alone read faster than the CUDA-core way
-// picked otherwise up to 32K row-keys (batch 4 at 4K and 16 at 1K: 13–14 %; batch 2 at 16K, 8 at 4K
-// and 32 at 1K: 6–10 %), level at 64K and slower beyond (batch 16 at 16K: 7 %). Whole decode steps
-// agreed at batch 4 with 4K and 16 with 1K contexts (1.4–1.5 % faster) but not at batch 32 with 768
-// (1.2 % slower against clusters, mean of three): hence the edge between. At batch 1 it is kept for
-// the shortest contexts too, because a row whose context fits one split then gets the same numbers
-// alone as in a small crowd, where clusters and tensor cores round differently: with batch 1 under
-// 1,024 keys left on clusters, the engine's seeded-reproducibility test on CUDA parted after 22 of 96
-// tokens (it asks for half).
+// The tensor-core way takes launches of up to 16 rows with rows × longest context up to 32,768, and
+// of 17–32 rows up to 24,576. Measured on an H100 at Qwen3-8B's shapes, kernel alone, with its
+// splits merged through clusters (then from batch 4): faster than the CUDA-core ways up to about 64K
+// row-keys at up to 16 rows (batch 8 at 4K 13 %, 16 at 4K 5 %, 8 at 8K 3.5 %), slower beyond (16 at
+// 8K 3 %, 16 at 12K 5.5 %); at 32 rows faster at 1K–2K only (3–10 %). Whole decode steps (two
+// rounds each): batch 8 at 4K 3.7 % faster; batch 16 at 4K 1.0 %, 32 at 1K 0.9 % and 8 at 8K 1.3 %
+// slower, within about twice the runs' spread: hence the edges. (Before the clusters, steps had been
+// 1.4–1.5 % faster at batch 4 with 4K and 16 with 1K contexts, and 1.2 % slower at 32 with 768.) At
+// batch 1 it is kept for the shortest contexts too, because a row whose context fits one split then
+// gets the same numbers alone as in a small crowd, where clusters and tensor cores round
+// differently: with batch 1 under 1,024 keys left on clusters, the engine's seeded-reproducibility
+// test on CUDA parted after 22 of 96 tokens (it asks for half).
 inline constexpr int64_t kTensorCoreAttentionMaxRows = 32;
-inline constexpr int64_t kTensorCoreAttentionMaxKeys = 24576;  // rows × longest context
+inline constexpr int64_t kTensorCoreAttentionMaxKeys = 32768;  // rows × longest context, up to 16 rows
+inline constexpr int64_t kTensorCoreAttentionMaxWideRows = 16;
+inline constexpr int64_t kTensorCoreAttentionMaxWideKeys = 24576;  // from 17 rows
 
 // Batches of these many rows split over the workspace whatever their contexts: Qwen3-8B decode
 // steps took 6–7 % less time than with clusters at batch 8 and 16 with 1K contexts, but 2.4 % more
@@ -158,7 +163,9 @@ inline constexpr int64_t kSplitAttentionMinRows = 8;
 inline constexpr int64_t kSplitAttentionMaxRows = 31;
 
 inline AttentionWay attention_way(int64_t num_rows, int64_t longest_context) {
-  if (num_rows <= kTensorCoreAttentionMaxRows && num_rows * longest_context <= kTensorCoreAttentionMaxKeys) {
+  const int64_t max_keys =
+      num_rows <= kTensorCoreAttentionMaxWideRows ? kTensorCoreAttentionMaxKeys : kTensorCoreAttentionMaxWideKeys;
+  if (num_rows <= kTensorCoreAttentionMaxRows && num_rows * longest_context <= max_keys) {
     return AttentionWay::kTensorCores;
   }
   const bool split_rows = num_rows >= kSplitAttentionMinRows && num_rows <= kSplitAttentionMaxRows;

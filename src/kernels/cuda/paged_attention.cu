@@ -38,8 +38,8 @@
 //   keys, merged through distributed shared memory. Measured on Qwen3-8B decode at batch 1 (one
 //   H100), the workspace's merge made a step 0.15 ms slower at contexts of about 100 and 0.33 ms
 //   at 1K, while at 16K the many splits made it 1.6 ms faster.
-// - Tensor cores: the workspace's split with another walk, for small launches (see "Small
-//   batches" below).
+// - Tensor cores: another walk for small launches, its splits merged through a cluster or the
+//   workspace (see "Small batches" below).
 //
 // Not done here: tensor-core tiles over several query rows for long prefills (each row reads its
 // own context, from L2 in practice, and the dot products run on the CUDA cores).
@@ -48,6 +48,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstdint>
 #include <string>
@@ -817,28 +818,48 @@ __global__ void __launch_bounds__(kThreads, kHeads <= 4 ? 4 : 2)
 constexpr int kClusterThreads = 256;
 constexpr int kMaxClusterSplits = 8;  // the largest portable cluster
 
-// Writes out[h][d] = output / sum over the cluster's num_splits blocks, each block writing an
-// interleaved share of the elements.
-template <int kHeadDim, int kHeads>
-__device__ void store_clustered_output(BlockState<kHeadDim, kHeads>& block, __nv_bfloat16* out,  // [kHeads, kHeadDim]
-                                       int num_heads_here, int num_splits) {
+// Writes out[h][d] = output / sum over the cluster's num_splits (≤ kMaxRanks) blocks, each block
+// writing a contiguous share of the elements. A thread reads every block's numbers for its element
+// before it uses any, so that they take one round trip through distributed shared memory.
+template <int kHeadDim, int kHeads, int kMaxRanks>
+__device__ void store_cluster_output(const BlockState<kHeadDim, kHeads>& block,
+                                     __nv_bfloat16* out,  // [kHeads, kHeadDim]
+                                     int num_heads_here, int num_splits) {
   if (num_splits == 1) return store_output<kHeadDim, kHeads>(block, out, num_heads_here);
   namespace cg = cooperative_groups;
   cg::cluster_group cluster = cg::this_cluster();
   cluster.sync();  // every block's state is complete
-  for (int e = static_cast<int>(cluster.block_rank()) * blockDim.x + threadIdx.x; e < num_heads_here * kHeadDim;
-       e += num_splits * blockDim.x) {
+  const int num_elements = num_heads_here * kHeadDim;
+  const int share = (num_elements + num_splits - 1) / num_splits;
+  const int begin = static_cast<int>(cluster.block_rank()) * share;
+  for (int e = begin + threadIdx.x; e < min(begin + share, num_elements); e += blockDim.x) {
     const int h = e / kHeadDim;
     const int d = e % kHeadDim;
+    float maxes[kMaxRanks];
+    float sums[kMaxRanks];
+    float outputs[kMaxRanks];
+#pragma unroll
+    for (int r = 0; r < kMaxRanks; ++r) {
+      maxes[r] = -INFINITY;
+      sums[r] = 0.0f;
+      outputs[r] = 0.0f;
+      if (r < num_splits) {
+        const BlockState<kHeadDim, kHeads>* part = cluster.map_shared_rank(&block, r);
+        maxes[r] = part->max[h];
+        sums[r] = part->sum[h];
+        outputs[r] = part->output[h][d];
+      }
+    }
     float overall_max = -INFINITY;
-    for (int r = 0; r < num_splits; ++r) overall_max = fmaxf(overall_max, cluster.map_shared_rank(&block, r)->max[h]);
+#pragma unroll
+    for (int r = 0; r < kMaxRanks; ++r) overall_max = fmaxf(overall_max, maxes[r]);
     float numerator = 0.0f;
     float denominator = 0.0f;
-    for (int r = 0; r < num_splits; ++r) {
-      const BlockState<kHeadDim, kHeads>* part = cluster.map_shared_rank(&block, r);
-      const float weight = rescale(part->max[h], overall_max);
-      numerator += part->output[h][d] * weight;
-      denominator += part->sum[h] * weight;
+#pragma unroll
+    for (int r = 0; r < kMaxRanks; ++r) {
+      const float weight = rescale(maxes[r], overall_max);
+      numerator += outputs[r] * weight;
+      denominator += sums[r] * weight;
     }
     out[e] = __float2bfloat16_rn(numerator / denominator);
   }
@@ -868,8 +889,8 @@ __global__ void __launch_bounds__(kClusterThreads) clustered_attention_kernel(co
   attend_keys<kHeadDim, kHeads>(state, args, work, query, keys);
   __shared__ BlockState<kHeadDim, kHeads> block;
   merge_teams<kHeadDim, kHeads, kClusterThreads>(state, block, work.num_heads_here);
-  store_clustered_output<kHeadDim, kHeads>(block, args.out + first_element<kHeadDim>(args, work),
-                                           work.num_heads_here, num_splits);
+  store_cluster_output<kHeadDim, kHeads, kMaxClusterSplits>(block, args.out + first_element<kHeadDim>(args, work),
+                                                             work.num_heads_here, num_splits);
 }
 
 // ---- Small batches: the walk on the tensor cores ----
@@ -880,17 +901,35 @@ __global__ void __launch_bounds__(kClusterThreads) clustered_attention_kernel(co
 // those chains do not hide (ncu at batch 1, 4K context: 0.32 instructions issued per cycle per
 // scheduler, DRAM at 23 %). Here the block's query heads are the rows of m16n8k16 products
 // instead: S = Q·Kᵀ for 16 keys is 2·D/16 instructions, P·V 4·D/16, whatever the GQA ratio (up to
-// 8 heads in the 16 rows; the rest are zeros). A warp walks tiles of 16 keys of the block's range,
-// copying them into its own shared-memory stages (cp.async) kMmaStages − 1 tiles ahead, so its
-// loop needs no block barrier. Q and K are exact in bf16 and their products sum in f32; the
-// weights P enter P·V as two bf16 terms (hi + lo, 16 significant bits) rather than rounded to
-// bf16 as in FlashAttention, so the kernel tests' bound for the CUDA-core walk holds unchanged.
-// The warps' states are merged in shared memory and the block ends like a workspace split.
-// A warp's first tiles are copied before the dependent-launch wait, all but the keys the step
-// itself writes, so at small batch most of the block's reads overlap the kernels before it.
+// 8 heads in the 16 rows; the rest are zeros). The walk is not bound by the tensor pipe: computed
+// transposed (the heads as the 8 columns, Sᵀ = K·Qᵀ and Oᵀ += Vᵀ·Pᵀ, the scores' fragments turned
+// into Pᵀ's by movmatrix) it took half the products and 96 registers a thread rather than 167, and
+// was 1–3 % slower at batch 1–6 (H100, kernel alone). A warp walks tiles of 16 keys of the block's
+// range, copying them into its own shared-memory stages (cp.async) kMmaStages − 1 tiles ahead, so
+// its loop needs no block barrier. Q and K are exact in bf16 and their products sum in f32; the
+// weights P enter P·V as two bf16 terms (hi + lo, 16 significant bits) rather than rounded to bf16
+// as in FlashAttention, so the kernel tests' bound for the CUDA-core walk holds unchanged. A warp's
+// first tiles are copied before the dependent-launch wait, all but the keys the step itself writes,
+// so at small batch most of the block's reads overlap the kernels before it.
+//
+// The warps' states merge in shared memory, then the splits' states one of two ways (launch_mma):
+// - From kMinClusterGroups groups (row, kv head, chunk of heads) on, blocks of kMmaClusterWarps
+//   warps, one an SM, as many a group as cover the SMs once (2 at batch 8 of Qwen3's 8 kv heads on
+//   132 SMs, 1 from batch 9): a group's blocks form one cluster and merge through distributed shared
+//   memory, with no partial state in the workspace, no fence and no count. Measured on an H100
+//   (Qwen3-8B's heads, kernel alone) against the workspace's merge: batch 8–16 at 1K–2K 9–14 %
+//   faster at equal contexts and 3–9 % when the rows' contexts spread ±50 %. At batch 4 and 6
+//   (32 and 48 groups, 4 and 2 blocks each) they were 2–16 % faster at equal contexts but up to 21 %
+//   slower at spread ones: a group's blocks each read an even share of its row, and the longest
+//   row's set the time.
+// - Fewer groups merge through the workspace, like the CUDA-core split, in blocks of kMmaSplitWarps
+//   warps, two an SM. (Blocks of 8 warps there, one an SM, were 5 % faster at batch 1 × 16K but 17 %
+//   slower at 2 × 1K.)
 
-constexpr int kMmaWarps = 4;
-constexpr int kMmaThreads = kMmaWarps * kWarpSize;
+constexpr int kMmaSplitWarps = 4;    // a block of a split over the workspace
+constexpr int kMmaClusterWarps = 8;  // a block of a split over a cluster: one block an SM
+constexpr int kMaxMmaClusterSplits = 2;
+constexpr int64_t kMinClusterGroups = 64;
 constexpr int kKeyTile = 16;  // keys per warp per step: the n of two m16n8k16 products
 constexpr int kMmaStages = 3;
 
@@ -901,9 +940,9 @@ constexpr int mma_tile_bytes() {
   return 2 * kKeyTile * kHeadDim * static_cast<int>(sizeof(__nv_bfloat16));  // K then V
 }
 
-template <int kHeadDim>
+template <int kHeadDim, int kWarps>
 constexpr int mma_shared_bytes() {
-  return kMmaWarps * kMmaStages * mma_tile_bytes<kHeadDim>();
+  return kWarps * kMmaStages * mma_tile_bytes<kHeadDim>();
 }
 
 // A K or V tile in shared memory: 16 rows (keys) of kHeadDim / 8 16-byte pieces, piece c of row r
@@ -1062,9 +1101,10 @@ __device__ __forceinline__ void fold_key_tile(MmaState<kHeadDim>& state, const u
   }
 }
 
-// A warp walks its tiles of the block's keys [begin, end): tiles warp, warp + kMmaWarps, … of 16
+// A warp walks its tiles of the block's keys [begin, end): tiles warp, warp + kWarps, … of 16
 // keys, each copied into the warp's stage (tile index) % kMmaStages.
-constexpr int kTileStride = kMmaWarps * kKeyTile;
+template <int kWarps>
+constexpr int kTileStride = kWarps * kKeyTile;
 
 __device__ __forceinline__ int first_warp_tile(KeyRange keys) {
   return keys.begin + static_cast<int>(threadIdx.x / kWarpSize) * kKeyTile;
@@ -1079,13 +1119,13 @@ __device__ __forceinline__ uint32_t stage_tile(uint32_t warp_stages, int stage) 
 // keys from work.old_keys on: this step's kernels write those (copy_new_keys, after the wait). Older
 // keys were written by earlier steps, which completed before this one began, so their reads overlap
 // the kernels before this one; at small batch a block's whole range often fits these stages.
-template <int kHeadDim>
+template <int kHeadDim, int kWarps>
 __device__ void prefetch_old_keys(const AttentionArgs& args, const BlockWork& work, const TableWindow& window,
                                   KeyRange keys, uint32_t warp_stages, int lane) {
   const int copy_end = min(work.old_keys, keys.end);
 #pragma unroll
   for (int stage = 0; stage < kMmaStages; ++stage) {
-    const int first = first_warp_tile(keys) + stage * kTileStride;
+    const int first = first_warp_tile(keys) + stage * kTileStride<kWarps>;
     if (first < keys.end)
       copy_key_tile<kHeadDim>(stage_tile<kHeadDim>(warp_stages, stage), args, work, window, first, copy_end, keys.end,
                               lane);
@@ -1094,12 +1134,12 @@ __device__ void prefetch_old_keys(const AttentionArgs& args, const BlockWork& wo
 }
 
 // After the wait: the keys of those tiles that this step wrote (at most the newest at decode).
-template <int kHeadDim>
+template <int kHeadDim, int kWarps>
 __device__ void copy_new_keys(const AttentionArgs& args, const BlockWork& work, const TableWindow& window,
                               KeyRange keys, uint32_t warp_stages, int lane) {
 #pragma unroll
   for (int stage = 0; stage < kMmaStages; ++stage) {
-    const int first = first_warp_tile(keys) + stage * kTileStride;
+    const int first = first_warp_tile(keys) + stage * kTileStride<kWarps>;
     const int from = max(first, work.old_keys);
     const int to = min(first + kKeyTile, keys.end);
     if (from < to) {
@@ -1110,7 +1150,7 @@ __device__ void copy_new_keys(const AttentionArgs& args, const BlockWork& work, 
 
 // The warp's pass over its tiles, the first kMmaStages already copied (prefetch_old_keys and
 // copy_new_keys): each step folds the oldest stage's tile, then copies the tile kMmaStages on into it.
-template <int kHeadDim>
+template <int kHeadDim, int kWarps>
 __device__ void attend_keys_mma(MmaState<kHeadDim>& state, const AttentionArgs& args, const BlockWork& work,
                                 const TableWindow& window, const uint32_t (&query)[kHeadDim / 16][2],
                                 KeyRange keys, uint32_t warp_stages, int lane) {
@@ -1122,13 +1162,13 @@ __device__ void attend_keys_mma(MmaState<kHeadDim>& state, const AttentionArgs& 
     for (int i = 0; i < 4; ++i) state.accumulator[j][i] = 0.0f;
   }
   int stage = 0;
-  for (int first = first_warp_tile(keys); first < keys.end; first += kTileStride) {
+  for (int first = first_warp_tile(keys); first < keys.end; first += kTileStride<kWarps>) {
     wait_copies<kMmaStages - 1>();
     __syncwarp();  // every lane's copies of this tile have landed
     const uint32_t tile = stage_tile<kHeadDim>(warp_stages, stage);
     fold_key_tile<kHeadDim>(state, query, tile, first, keys.end, args.scale_log2, lane);
     __syncwarp();  // every lane has read the tile before it is copied over
-    const int next = first + kMmaStages * kTileStride;
+    const int next = first + kMmaStages * kTileStride<kWarps>;
     if (next < keys.end) copy_key_tile<kHeadDim>(tile, args, work, window, next, keys.end, keys.end, lane);
     commit_copies();
     stage = stage + 1 == kMmaStages ? 0 : stage + 1;
@@ -1140,13 +1180,13 @@ __device__ void attend_keys_mma(MmaState<kHeadDim>& state, const AttentionArgs& 
 
 // Merges the warps' states into `block` through `scratch` (the stages, once every warp is past the
 // barrier); every thread calls it.
-template <int kHeadDim, int kHeads>
+template <int kHeadDim, int kHeads, int kWarps>
 __device__ void merge_warps(const MmaState<kHeadDim>& state, BlockState<kHeadDim, kHeads>& block,
                             int num_heads_here, void* scratch) {
-  __shared__ float warp_max[kMmaWarps][kHeads];
-  __shared__ float warp_sum[kMmaWarps][kHeads];
-  auto& warp_output = *static_cast<float(*)[kMmaWarps][kHeads][kHeadDim]>(scratch);
-  static_assert(sizeof(float) * kMmaWarps * kHeads * kHeadDim <= mma_shared_bytes<kHeadDim>(),
+  __shared__ float warp_max[kWarps][kHeads];
+  __shared__ float warp_sum[kWarps][kHeads];
+  auto& warp_output = *static_cast<float(*)[kWarps][kHeads][kHeadDim]>(scratch);
+  static_assert(sizeof(float) * kWarps * kHeads * kHeadDim <= mma_shared_bytes<kHeadDim, kWarps>(),
                 "the warps' outputs fit the stages");
   const int warp = threadIdx.x / kWarpSize;
   const int lane = threadIdx.x % kWarpSize;
@@ -1168,15 +1208,15 @@ __device__ void merge_warps(const MmaState<kHeadDim>& state, BlockState<kHeadDim
     const int h = e / kHeadDim;
     float block_max = -INFINITY;
 #pragma unroll
-    for (int w = 0; w < kMmaWarps; ++w) block_max = fmaxf(block_max, warp_max[w][h]);
+    for (int w = 0; w < kWarps; ++w) block_max = fmaxf(block_max, warp_max[w][h]);
     float numerator = 0.0f;
 #pragma unroll
-    for (int w = 0; w < kMmaWarps; ++w) numerator += warp_output[w][h][e % kHeadDim] * rescale(warp_max[w][h], block_max);
+    for (int w = 0; w < kWarps; ++w) numerator += warp_output[w][h][e % kHeadDim] * rescale(warp_max[w][h], block_max);
     block.output[h][e % kHeadDim] = numerator;
     if (e % kHeadDim == 0) {
       float sum = 0.0f;
 #pragma unroll
-      for (int w = 0; w < kMmaWarps; ++w) sum += warp_sum[w][h] * rescale(warp_max[w][h], block_max);
+      for (int w = 0; w < kWarps; ++w) sum += warp_sum[w][h] * rescale(warp_max[w][h], block_max);
       block.max[h] = block_max;
       block.sum[h] = sum;
     }
@@ -1184,17 +1224,17 @@ __device__ void merge_warps(const MmaState<kHeadDim>& state, BlockState<kHeadDim
   __syncthreads();
 }
 
-// Grid (T, kv_heads, head chunks × num_splits); blockDim.x kMmaThreads; mma_shared_bytes of
-// dynamic shared memory.
-template <int kHeadDim, int kHeads>
-__global__ void __launch_bounds__(kMmaThreads) mma_attention_kernel(const AttentionArgs args, int num_splits) {
+// Grid (T, kv_heads, head chunks × num_splits); blockDim.x kWarps · 32; mma_shared_bytes of dynamic
+// shared memory. kClustered: each group's num_splits blocks are one cluster and merge through
+// distributed shared memory (store_cluster_output), else through the workspace (finish_split).
+template <int kHeadDim, int kHeads, int kWarps, bool kClustered>
+__global__ void __launch_bounds__(kWarps * kWarpSize) mma_attention_kernel(const AttentionArgs args, int num_splits) {
   static_assert(kHeads <= 8, "the heads are rows 0–7 of the products' 16");
   allow_next_kernel();
   const BlockWork work = find_block_work<kHeadDim, kHeads>(args, num_splits);
-  constexpr int kKeysPerStep = kMmaWarps * kKeyTile;
+  constexpr int kKeysPerStep = kWarps * kKeyTile;
   const KeyRange keys =
       work.seq < 0 ? KeyRange{0, 0} : split_keys(work.num_keys, num_splits, work.split, kKeysPerStep);
-  const int num_parts = work.seq < 0 ? 0 : splits_with_keys(work.num_keys, num_splits, kKeysPerStep);
   __shared__ TableWindow window;
   extern __shared__ uint4 stages[];
   const uint32_t warp_stages = shared_address(stages) + (threadIdx.x / kWarpSize) * kMmaStages *
@@ -1202,19 +1242,27 @@ __global__ void __launch_bounds__(kMmaThreads) mma_attention_kernel(const Attent
   const int lane = threadIdx.x % kWarpSize;
   if (keys.begin < keys.end) load_table_window(window, args, work, keys.begin);
   __syncthreads();  // the table window is loaded
-  if (keys.begin < keys.end) prefetch_old_keys<kHeadDim>(args, work, window, keys, warp_stages, lane);
+  if (keys.begin < keys.end) prefetch_old_keys<kHeadDim, kWarps>(args, work, window, keys, warp_stages, lane);
   // Every block passes the wait, even one with nothing to do (dependent_launch.cuh).
   wait_for_previous_kernel();
-  if (keys.begin >= keys.end) return;  // no keys here, or a row no sequence owns (it keeps its values)
-  copy_new_keys<kHeadDim>(args, work, window, keys, warp_stages, lane);
+  // A row no sequence owns keeps its values; a cluster shares one row, so its blocks leave together.
+  // A split block with no keys leaves too, but a cluster's goes on to its barriers with an empty state.
+  if (work.seq < 0 || (!kClustered && keys.begin >= keys.end)) return;
+  copy_new_keys<kHeadDim, kWarps>(args, work, window, keys, warp_stages, lane);
   uint32_t query[kHeadDim / 16][2];
   load_query_fragments<kHeadDim, kHeads>(args, work, lane, query);
 
   MmaState<kHeadDim> state;
-  attend_keys_mma<kHeadDim>(state, args, work, window, query, keys, warp_stages, lane);
+  attend_keys_mma<kHeadDim, kWarps>(state, args, work, window, query, keys, warp_stages, lane);
   __shared__ BlockState<kHeadDim, kHeads> block;
-  merge_warps<kHeadDim, kHeads>(state, block, work.num_heads_here, stages);
-  finish_split<kHeadDim, kHeads>(block, args, work, num_splits, num_parts);
+  merge_warps<kHeadDim, kHeads, kWarps>(state, block, work.num_heads_here, stages);
+  if constexpr (kClustered) {
+    store_cluster_output<kHeadDim, kHeads, kMaxMmaClusterSplits>(
+        block, args.out + first_element<kHeadDim>(args, work), work.num_heads_here, num_splits);
+  } else {
+    const int num_parts = splits_with_keys(work.num_keys, num_splits, kKeysPerStep);
+    finish_split<kHeadDim, kHeads>(block, args, work, num_splits, num_parts);
+  }
 }
 
 // The smallest supported heads-per-block that covers `heads_per_kv_head`, up to kMaxHeadsPerBlock
@@ -1304,14 +1352,56 @@ void launch_clustered(const AttentionArgs& args, int64_t num_rows, cudaStream_t 
                    static_cast<unsigned>(splits), args, splits);
 }
 
+// How many clusters of each size up to kMaxMmaClusterSplits can run at once.
+template <class Kernel>
+std::array<int, kMaxMmaClusterSplits + 1> active_clusters(Kernel kernel, int threads, int shared_bytes) {
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared_bytes));
+  std::array<int, kMaxMmaClusterSplits + 1> counts{};
+  for (int size = 1; size <= kMaxMmaClusterSplits; ++size) {
+    cudaLaunchConfig_t config{};
+    config.gridDim = dim3(1, 1, static_cast<unsigned>(size));
+    config.blockDim = dim3(static_cast<unsigned>(threads));
+    config.dynamicSmemBytes = static_cast<size_t>(shared_bytes);
+    cudaLaunchAttribute attribute{};
+    attribute.id = cudaLaunchAttributeClusterDimension;
+    attribute.val.clusterDim.x = 1;
+    attribute.val.clusterDim.y = 1;
+    attribute.val.clusterDim.z = static_cast<unsigned>(size);
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+    CUDA_CHECK(cudaOccupancyMaxActiveClusters(&counts[size], kernel, &config));
+  }
+  return counts;
+}
+
+// The tensor-core walk, its splits merged through clusters from kMinClusterGroups groups on, else
+// through the workspace ("Small batches" above).
 template <int kHeadDim, int kHeads>
 void launch_mma(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream) {
-  const auto kernel = mma_attention_kernel<kHeadDim, kHeads>;
-  constexpr int kSharedBytes = mma_shared_bytes<kHeadDim>();
-  // The kernel's occupancy depends on its registers, shared memory and the GPU only: asked once.
-  static const int blocks_per_sm = resident_blocks_per_sm(kernel, kMmaThreads, kSharedBytes);
+  const int chunks = (args.heads_per_kv_head + kHeads - 1) / kHeads;
+  const int64_t num_groups = num_rows * args.kv_heads * chunks;
+  if (num_groups >= kMinClusterGroups) {
+    const auto kernel = mma_attention_kernel<kHeadDim, kHeads, kMmaClusterWarps, true>;
+    constexpr int kThreadsHere = kMmaClusterWarps * kWarpSize;
+    constexpr int kSharedBytes = mma_shared_bytes<kHeadDim, kMmaClusterWarps>();
+    // The kernel's occupancy depends on its registers, shared memory and the GPU only: asked once.
+    static const std::array<int, kMaxMmaClusterSplits + 1> counts =
+        active_clusters(kernel, kThreadsHere, kSharedBytes);
+    // As many splits as cover the SMs once, if every group's cluster can then run at once.
+    int splits = static_cast<int>(
+        std::clamp<int64_t>(multiprocessor_count() / num_groups, 1, kMaxMmaClusterSplits));
+    while (splits > 1 && counts[splits] < num_groups) --splits;
+    const dim3 grid(static_cast<unsigned>(num_rows), static_cast<unsigned>(args.kv_heads),
+                    static_cast<unsigned>(chunks * splits));
+    return launch_dependent(kernel, grid, dim3(kThreadsHere), static_cast<size_t>(kSharedBytes), stream,
+                            static_cast<unsigned>(splits), args, splits);
+  }
+  const auto kernel = mma_attention_kernel<kHeadDim, kHeads, kMmaSplitWarps, false>;
+  constexpr int kThreadsHere = kMmaSplitWarps * kWarpSize;
+  constexpr int kSharedBytes = mma_shared_bytes<kHeadDim, kMmaSplitWarps>();
+  static const int blocks_per_sm = resident_blocks_per_sm(kernel, kThreadsHere, kSharedBytes);
   const int splits = workspace_splits<kHeads>(args, num_rows, blocks_per_sm);
-  launch_over_workspace<kHeads>(kernel, kMmaThreads, kSharedBytes, splits, args, num_rows, stream);
+  launch_over_workspace<kHeads>(kernel, kThreadsHere, kSharedBytes, splits, args, num_rows, stream);
 }
 
 template <int kHeadDim, int kHeads>

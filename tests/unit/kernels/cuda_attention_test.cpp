@@ -4,10 +4,11 @@
 // tables, rows in an order unlike the sequences', rows no sequence owns, and poisoned cache blocks
 // that only a read past a row's causal limit would reach; small decode batches whose long contexts
 // are split over many blocks, also replayed from a CUDA graph with the context changed between
-// replays; a launch that computes only the rows it lists; the query and the step's K/V written by
-// the launches just before. Each case runs every way the launch can walk the contexts (tensor
-// cores, clusters, workspace) and prints its largest errors. Without a GPU each test skips, except the one of the rule that picks the way; without
-// CUDA in the build the file is empty.
+// replays; eight decode rows whose splits merge through clusters; a launch that computes only the
+// rows it lists; the query and the step's K/V written by the launches just before. Each case runs
+// every way the launch can walk the contexts (tensor cores, clusters, workspace) and prints its
+// largest errors. Without a GPU each test skips, except the one of the rule that picks the way;
+// without CUDA in the build the file is empty.
 #ifdef HANLIN_HAS_CUDA
 
 #include <gtest/gtest.h>
@@ -135,18 +136,23 @@ void check_against_reference(const std::string& name, const std::vector<SeqShape
   }
 }
 
-// The choice of way at its edges (cuda_ops.h): tensor cores for up to 32 rows with up to 24,576
-// keys among them, counting each row at the longest context; beyond, the CUDA-core ways.
+// The choice of way at its edges (cuda_ops.h): tensor cores for up to 16 rows with up to 32,768
+// keys among them, counting each row at the longest context, and for 17–32 rows with up to 24,576;
+// beyond, the CUDA-core ways.
 TEST(CudaAttentionWay, PicksByRowsAndKeys) {
   using cuda::AttentionWay;
   EXPECT_EQ(cuda::attention_way(1, 1), AttentionWay::kTensorCores);
-  EXPECT_EQ(cuda::attention_way(1, 24576), AttentionWay::kTensorCores);
-  EXPECT_EQ(cuda::attention_way(1, 24577), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(1, 32768), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(1, 32769), AttentionWay::kWorkspace);
   EXPECT_EQ(cuda::attention_way(4, 256), AttentionWay::kTensorCores);
-  EXPECT_EQ(cuda::attention_way(7, 3510), AttentionWay::kTensorCores);
-  EXPECT_EQ(cuda::attention_way(7, 3511), AttentionWay::kWorkspace);
-  EXPECT_EQ(cuda::attention_way(16, 1536), AttentionWay::kTensorCores);
-  EXPECT_EQ(cuda::attention_way(16, 1537), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(7, 4681), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(7, 4682), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(8, 4096), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(8, 4097), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(16, 2048), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(16, 2049), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(17, 1445), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(17, 1446), AttentionWay::kWorkspace);
   EXPECT_EQ(cuda::attention_way(32, 768), AttentionWay::kTensorCores);
   EXPECT_EQ(cuda::attention_way(32, 769), AttentionWay::kClusters);
   EXPECT_EQ(cuda::attention_way(33, 128), AttentionWay::kClusters);
@@ -158,8 +164,8 @@ const std::vector<std::pair<int64_t, int64_t>> kGqaRatios = {{8, 8}, {8, 4}, {8,
 const std::vector<int64_t> kHeadDims = {16, 32, 64, 128};
 
 // One decode row per sequence; contexts on both sides of 16-slot block edges and long ones.
-// The grid is narrower than the GPU (9–72 groups of blocks, a group per row and kv head, against
-// 132 SMs), so each row's context is split over 7–24 blocks, the short ones over fewer or one.
+// The grid is narrower than the GPU (7–56 groups of blocks, a group per row and kv head, against
+// 132 SMs), so each row's context is split over several blocks, the short ones over fewer or one.
 TEST(CudaPagedAttention, DecodeRowsAcrossBlockBoundaries) {
   if (hanlin::cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
   const std::vector<SeqShape> decode = {{1, 1}, {1, 15}, {1, 16}, {1, 17}, {1, 83}, {1, 769}, {1, 5125}};
@@ -167,6 +173,22 @@ TEST(CudaPagedAttention, DecodeRowsAcrossBlockBoundaries) {
     for (const auto& [heads, kv_heads] : kGqaRatios) {
       check_against_reference("decode", decode, heads, kv_heads, head_dim);
     }
+  }
+}
+
+// Eight decode rows at Qwen3's 32/8 heads make 64 groups: the tensor-core way gives each group two
+// blocks of one cluster on 132 SMs, merged through distributed shared memory. Rows of up to 128 keys
+// leave the second block without keys, which still meets the cluster's barriers. Nine rows (72
+// groups) take one block a group and merge nothing.
+TEST(CudaPagedAttention, ClusteredSplitsAtBatchEight) {
+  if (hanlin::cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
+  const std::vector<SeqShape> eight = {{1, 1},   {1, 100},  {1, 128},  {1, 129},
+                                       {1, 700}, {1, 2000}, {1, 4095}, {1, 4097}};
+  std::vector<SeqShape> nine = eight;
+  nine.push_back({1, 3000});
+  for (const int64_t head_dim : {64, 128}) {
+    check_against_reference("decode batch 8", eight, 32, 8, head_dim);
+    check_against_reference("decode batch 9", nine, 32, 8, head_dim);
   }
 }
 
