@@ -1399,7 +1399,7 @@ void launch_mma(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream
   const auto kernel = mma_attention_kernel<kHeadDim, kHeads, kMmaSplitWarps, false>;
   constexpr int kThreadsHere = kMmaSplitWarps * kWarpSize;
   constexpr int kSharedBytes = mma_shared_bytes<kHeadDim, kMmaSplitWarps>();
-  static const int blocks_per_sm = resident_blocks_per_sm(kernel, kThreadsHere, kSharedBytes);
+  static const int blocks_per_sm = resident_blocks_per_sm(kernel, kThreadsHere, kSharedBytes);  // likewise
   const int splits = workspace_splits<kHeads>(args, num_rows, blocks_per_sm);
   launch_over_workspace<kHeads>(kernel, kThreadsHere, kSharedBytes, splits, args, num_rows, stream);
 }
