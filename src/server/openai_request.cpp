@@ -67,11 +67,12 @@ std::vector<int32_t> token_ids(const Json& value, const std::string& field) {
   check(value.is_array(), field + " must be a list of token ids");
   std::vector<int32_t> ids;
   ids.reserve(value.size());
+  // Each message is built only when its check fails: a long prompt has tens of thousands of ids.
   for (const Json& id : value) {
-    check(id.is_number_integer(), field + " must be a list of integer token ids");
+    if (!id.is_number_integer()) check(false, field + " must be a list of integer token ids");
     const int64_t number = id.get<int64_t>();
-    check(number >= std::numeric_limits<int32_t>::min() && number <= std::numeric_limits<int32_t>::max(),
-          field + ": token id " + id.dump() + " is out of range");
+    if (number < std::numeric_limits<int32_t>::min() || number > std::numeric_limits<int32_t>::max())
+      check(false, field + ": token id " + id.dump() + " is out of range");
     ids.push_back(static_cast<int32_t>(number));
   }
   return ids;

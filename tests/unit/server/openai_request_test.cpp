@@ -29,6 +29,16 @@ std::string chat_error(Json extra) {
   return "";
 }
 
+std::string completion_error(const Json& body) {
+  try {
+    parse_completion_params(body, {});
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kInvalidArgument);
+    return error.what();
+  }
+  return "";
+}
+
 TEST(OpenAiRequest, ChatFieldsReachTheEngineRequest) {
   const ChatParams chat = parse_chat_params(
       chat_body({{"max_completion_tokens", 7}, {"max_tokens", 99}, {"temperature", 0.5}, {"top_p", 0.9}, {"top_k", 5},
@@ -107,6 +117,8 @@ TEST(OpenAiRequest, CompletionPrompts) {
   EXPECT_EQ(parse_completion_params({{"prompt", "x"}}, {}).common.request.stopping.max_tokens, 16);  // the API's default
   EXPECT_THROW(parse_completion_params({{"prompt", {"a", "b"}}}, {}), Error);
   EXPECT_THROW(parse_completion_params({{"prompt", {1, "b"}}}, {}), Error);
+  EXPECT_THAT(completion_error({{"prompt", {1, "b"}}}), HasSubstr("must be a list of integer token ids"));
+  EXPECT_THAT(completion_error({{"prompt", {1, int64_t{3000000000}}}}), HasSubstr("token id 3000000000 is out of range"));
   EXPECT_THROW(parse_completion_params(Json::object(), {}), Error);
   EXPECT_THROW(parse_completion_params({{"prompt", "x"}, {"echo", true}}, {}), Error);
 }
