@@ -10,8 +10,9 @@ case "$flavour" in
     cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build build -j "$jobs" ;;
   asan)
+    # -O1 -g1: half the compile time of -O2 -g, and reports still carry file and line.
     cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHANLIN_SANITIZE=ON \
-      -DHANLIN_CUDA=OFF -DHANLIN_BENCH=OFF >/dev/null
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DHANLIN_CUDA=OFF -DHANLIN_BENCH=OFF >/dev/null
     cmake --build build-asan -j "$jobs" ;;
   fuzz)
     CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
