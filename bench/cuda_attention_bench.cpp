@@ -128,11 +128,11 @@ struct DecodeSweep {
   std::string way = "auto";  // or one way for every shape: "tensor-cores", "clusters", "workspace"
   double spread = 0.0;       // the rows' contexts spread evenly over context · (1 ± spread)
 
-  cuda::AttentionWay way_for(int64_t batch, int64_t context) const {
+  cuda::AttentionWay way_for(int64_t batch, int64_t longest, int64_t total) const {
     if (way == "tensor-cores") return cuda::AttentionWay::kTensorCores;
     if (way == "clusters") return cuda::AttentionWay::kClusters;
     if (way == "workspace") return cuda::AttentionWay::kWorkspace;
-    return cuda::attention_way(batch, context);
+    return cuda::attention_way(batch, longest, total);
   }
 };
 constexpr int kMaxCallsPerGraph = 400;
@@ -180,12 +180,13 @@ struct DecodeInputs {
   double kv_bytes = 0;               // K and V read per call
   int64_t context = 0;               // the rows' mean: the read floor reads that many keys a row
   int64_t longest = 0;
+  int64_t total = 0;  // the rows' contexts summed
 
   DecodeInputs(const AttentionShape& shape, const KvPool& pool, int64_t batch, int64_t context_len, double spread) {
     q = random_device_tensor({batch, shape.heads, shape.head_dim}, 8);
     out = cuda::device_zeros({batch, shape.heads, shape.head_dim}, DType::kBF16);
     const std::vector<int64_t> contexts = row_contexts(batch, context_len, spread);
-    const int64_t total = std::accumulate(contexts.begin(), contexts.end(), int64_t{0});
+    total = std::accumulate(contexts.begin(), contexts.end(), int64_t{0});
     context = total / batch;
     longest = *std::max_element(contexts.begin(), contexts.end());
     std::vector<int32_t> seq_rows, rows(static_cast<size_t>(batch));
@@ -272,7 +273,7 @@ void run_decode(const DecodeSweep& sweep, int runs, double peak_tbs) {
   for (const int64_t batch : sweep.batches) {
     for (const int64_t context : sweep.contexts) {
       DecodeInputs in(shape, pool, batch, context, sweep.spread);
-      const cuda::AttentionWay way = sweep.way_for(batch, in.longest);
+      const cuda::AttentionWay way = sweep.way_for(batch, in.longest, in.total);
       const DecodeTimes times = decode_times(pool, in, way, scale, runs, stream);
       std::printf("%5lld %7lld %10.1f %10.2f %9.1f %6.1f%% %-12s %9.2f %6.1f%% %9.2f %6.1f%%\n",
                   static_cast<long long>(batch), static_cast<long long>(context), in.kv_bytes * 1e-6,

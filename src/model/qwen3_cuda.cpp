@@ -207,6 +207,7 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
   std::copy_n(row_seq, rows, decode_row_seq);
   int64_t num_decode_rows = 0;
   int64_t longest_decode_context = 0;
+  int64_t decode_keys = 0;  // summed over the decode rows (a row of a sequence reads up to its context)
   int64_t longest_tiled_context = 0;
   for (const ops::AttentionSeq& seq : batch.seqs) {
     if (tiled && seq.q_len >= kMinTiledQueryRows) {
@@ -217,6 +218,7 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
     std::iota(decode_rows + num_decode_rows, decode_rows + num_decode_rows + seq.q_len, seq.q_start);
     num_decode_rows += seq.q_len;
     longest_decode_context = std::max<int64_t>(longest_decode_context, seq.context_len);
+    decode_keys += seq.q_len * static_cast<int64_t>(seq.context_len);
   }
   auto view = [&](const int32_t* host_at, Shape shape) {
     int32_t* device_at = staging.device.data<int32_t>() + (host_at - host);
@@ -239,8 +241,8 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
   // Beside tiles the decode kernel takes its rows only, so those size its launch; otherwise all
   // rows (padding included, in a captured step) go to it.
   device.lists_decode_rows = !tiles.empty();
-  device.attention_way =
-      cuda::attention_way(device.lists_decode_rows ? num_decode_rows : rows, longest_decode_context);
+  device.attention_way = cuda::attention_way(device.lists_decode_rows ? num_decode_rows : rows,
+                                             longest_decode_context, decode_keys);
   return device;
 }
 

@@ -76,7 +76,7 @@ class Qwen3CudaForward {
     bool has_decode_rows = true;
     bool lists_decode_rows = false;
     int64_t longest_tiled_context = 0;  // among the tiled sequences: lets prefill attention split keys
-    cuda::AttentionWay attention_way = cuda::AttentionWay::kClusters;  // for the decode rows and their longest context
+    cuda::AttentionWay attention_way = cuda::AttentionWay::kClusters;  // for the decode rows and their contexts
   };
   struct Scratch {
     int64_t capacity = 0;

@@ -139,9 +139,10 @@ inline const char* attention_way_name(AttentionWay way) {
 // From this longest context on, launches past the tensor-core way's reach split over the workspace.
 inline constexpr int64_t kSplitAttentionContext = 2048;
 
-// The tensor-core way takes launches of up to 16 rows with rows × longest context up to 32,768, and
-// of 17–32 rows up to 24,576. Measured on an H100 at Qwen3-8B's shapes, kernel alone, with its
-// splits merged through clusters (then from batch 4): faster than the CUDA-core ways up to about 64K
+// The tensor-core way takes launches of up to 16 rows whose contexts sum to at most 32,768 keys, and
+// of 17–32 rows up to 24,576, while rows × the longest context stays within 1.5 times that.
+// Measured on an H100 at Qwen3-8B's shapes, kernel alone, equal contexts, with its splits merged
+// through clusters (then from batch 4): faster than the CUDA-core ways up to about 64K
 // row-keys at up to 16 rows (batch 8 at 4K 13 %, 16 at 4K 5 %, 8 at 8K 3.5 %), slower beyond (16 at
 // 8K 3 %, 16 at 12K 5.5 %); at 32 rows faster at 1K–2K only (3–10 %). Whole decode steps (two
 // rounds each): batch 8 at 4K 3.7 % faster; batch 16 at 4K 1.0 %, 32 at 1K 0.9 % and 8 at 8K 1.3 %
@@ -151,8 +152,13 @@ inline constexpr int64_t kSplitAttentionContext = 2048;
 // gets the same numbers alone as in a small crowd, where clusters and tensor cores round
 // differently: with batch 1 under 1,024 keys left on clusters, the engine's seeded-reproducibility
 // test on CUDA parted after 22 of 96 tokens (it asks for half).
+// Each block of the way reads an even share of its row, so the longest row sets its time; yet with
+// contexts spread ±50 % around the mean (H200, kernel alone) it was still the fastest way at 2 × 16K
+// (62 against 77 µs), 6 × 4K (50 against 57) and 16 × 2K (59 against 64), and level at 4 × 8K and
+// 8 × 4K, while the rule by the longest context sent those to the workspace. Past 1.5 times, a long
+// row among short ones would leave its blocks reading alone.
 inline constexpr int64_t kTensorCoreAttentionMaxRows = 32;
-inline constexpr int64_t kTensorCoreAttentionMaxKeys = 32768;  // rows × longest context, up to 16 rows
+inline constexpr int64_t kTensorCoreAttentionMaxKeys = 32768;  // the rows' contexts summed, up to 16 rows
 inline constexpr int64_t kTensorCoreAttentionMaxWideRows = 16;
 inline constexpr int64_t kTensorCoreAttentionMaxWideKeys = 24576;  // from 17 rows
 
@@ -162,14 +168,21 @@ inline constexpr int64_t kTensorCoreAttentionMaxWideKeys = 24576;  // from 17 ro
 inline constexpr int64_t kSplitAttentionMinRows = 8;
 inline constexpr int64_t kSplitAttentionMaxRows = 31;
 
-inline AttentionWay attention_way(int64_t num_rows, int64_t longest_context) {
+// total_context: the rows' contexts summed.
+inline AttentionWay attention_way(int64_t num_rows, int64_t longest_context, int64_t total_context) {
   const int64_t max_keys =
       num_rows <= kTensorCoreAttentionMaxWideRows ? kTensorCoreAttentionMaxKeys : kTensorCoreAttentionMaxWideKeys;
-  if (num_rows <= kTensorCoreAttentionMaxRows && num_rows * longest_context <= max_keys) {
+  if (num_rows <= kTensorCoreAttentionMaxRows && total_context <= max_keys &&
+      2 * num_rows * longest_context <= 3 * max_keys) {
     return AttentionWay::kTensorCores;
   }
   const bool split_rows = num_rows >= kSplitAttentionMinRows && num_rows <= kSplitAttentionMaxRows;
   return longest_context >= kSplitAttentionContext || split_rows ? AttentionWay::kWorkspace : AttentionWay::kClusters;
+}
+
+// The same for rows of equal contexts.
+inline AttentionWay attention_way(int64_t num_rows, int64_t context) {
+  return attention_way(num_rows, context, num_rows * context);
 }
 
 void paged_attention(Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& seqs,

@@ -137,8 +137,8 @@ void check_against_reference(const std::string& name, const std::vector<SeqShape
 }
 
 // The choice of way at its edges (cuda_ops.h): tensor cores for up to 16 rows with up to 32,768
-// keys among them, counting each row at the longest context, and for 17–32 rows with up to 24,576;
-// beyond, the CUDA-core ways.
+// keys among them, and for 17–32 rows with up to 24,576, while rows × the longest context stays
+// within 1.5 times that; beyond, the CUDA-core ways.
 TEST(CudaAttentionWay, PicksByRowsAndKeys) {
   using cuda::AttentionWay;
   EXPECT_EQ(cuda::attention_way(1, 1), AttentionWay::kTensorCores);
@@ -157,6 +157,15 @@ TEST(CudaAttentionWay, PicksByRowsAndKeys) {
   EXPECT_EQ(cuda::attention_way(32, 769), AttentionWay::kClusters);
   EXPECT_EQ(cuda::attention_way(33, 128), AttentionWay::kClusters);
   EXPECT_EQ(cuda::attention_way(64, 4096), AttentionWay::kWorkspace);
+  // Contexts that differ: their sum, and the longest.
+  EXPECT_EQ(cuda::attention_way(2, 24576, 32768), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(2, 24577, 32768), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(2, 16385, 32769), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(16, 3072, 32768), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(16, 30000, 31920), AttentionWay::kWorkspace);  // one long row, 15 short
+  EXPECT_EQ(cuda::attention_way(20, 1843, 24576), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(20, 1844, 24576), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(20, 1500, 24577), AttentionWay::kWorkspace);
 }
 
 // (heads, kv_heads): GQA ratios 1, 2, 4 and 8, the last MQA.
