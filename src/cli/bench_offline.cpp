@@ -243,6 +243,7 @@ struct LoadedEngine {
         core(model, *setup.cache, /*tokenizer=*/nullptr, setup.eos_token_ids, engine_config(options, setup), &pool) {
     model.set_cuda_graphs(!options.no_cuda_graphs);
     if (setup.gpu_memory) print_gpu_memory(*setup.gpu_memory, *setup.cache);
+    print_warm_up(model, core.warm_up());
   }
 
   ThreadPool pool;

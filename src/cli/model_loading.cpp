@@ -203,4 +203,11 @@ model::Qwen3Model load_weights(const ModelOptions& options, const ModelSetup& se
   return model;
 }
 
+void print_warm_up(const model::Qwen3Model& model, const model::WarmUp& done) {
+  if (model.device() != Device::kCuda) return;
+  std::fprintf(stderr, "hanlin: warmed up in %.2f s: %lld prefill steps, %lld decode steps, %lld decode graphs\n",
+               done.seconds, static_cast<long long>(done.prefill_steps), static_cast<long long>(done.decode_steps),
+               static_cast<long long>(done.decode_graphs));
+}
+
 }  // namespace hanlin::cli

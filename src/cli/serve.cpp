@@ -125,6 +125,7 @@ void run_serve(const ServeOptions& options) {
                           limits, options.http_threads);
   {
     engine::Engine engine(model, *setup.cache, &*setup.tokenizer, setup.eos_token_ids, setup.engine_config, &pool);
+    print_warm_up(model, engine.warm_up());
     context.engine = &engine;
     http.start();
     std::printf("hanlin: serving %s on http://%s:%u\n", name.c_str(), options.host.c_str(), http.port());

@@ -2,6 +2,8 @@
 #include "engine/engine.h"
 
 #include <cstdio>
+#include <exception>
+#include <future>
 
 #include "core/error.h"
 
@@ -12,7 +14,25 @@ Engine::Engine(model::Qwen3Model& model, model::KvCache& cache, const text::Toke
     : core_(model, cache, tokenizer, std::move(eos_token_ids), config, pool),
       max_waiting_requests_(config.max_waiting_requests),
       snapshot_(core_.stats()) {
-  thread_ = std::thread([this] { run(); });
+  // The warm-up runs on the engine thread, where the steps will: the GEMM library keeps its plans
+  // per thread.
+  std::promise<model::WarmUp> warmed;
+  std::future<model::WarmUp> warm_up = warmed.get_future();
+  thread_ = std::thread([this, warmed = std::move(warmed)]() mutable {
+    try {
+      warmed.set_value(core_.warm_up());
+    } catch (...) {
+      warmed.set_exception(std::current_exception());
+      return;
+    }
+    run();
+  });
+  try {
+    warm_up_ = warm_up.get();
+  } catch (...) {
+    thread_.join();
+    throw;
+  }
 }
 
 Engine::~Engine() {

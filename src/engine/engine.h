@@ -15,7 +15,9 @@ namespace hanlin::engine {
 
 class Engine {
  public:
-  // Starts the engine thread; the arguments are EngineCore's and must outlive the engine.
+  // Starts the engine thread, which first runs the model's warm-up (EngineCore::warm_up) and
+  // returns once that is done: the first requests then find the GPU ready. Throws what the warm-up
+  // threw (the thread joined). The arguments are EngineCore's and must outlive the engine.
   Engine(model::Qwen3Model& model, model::KvCache& cache, const text::Tokenizer* tokenizer,
          std::vector<int32_t> eos_token_ids, const EngineConfig& config, ThreadPool* pool);
   // Aborts what is left (each callback gets its abort output) and joins the thread.
@@ -34,6 +36,8 @@ class Engine {
   void abort(RequestId id);
   // As of the end of the last step.
   EngineStats stats() const;
+  // What the warm-up at start ran.
+  const model::WarmUp& warm_up() const { return warm_up_; }
 
  private:
   struct Submission {
@@ -58,6 +62,7 @@ class Engine {
   // up at submit, recounted after each step, so it never undercounts.
   int64_t num_unstarted_ = 0;
   std::atomic<RequestId> next_id_{1};
+  model::WarmUp warm_up_;
   std::thread thread_;
 };
 

@@ -91,6 +91,14 @@ class EngineCore {
   // nothing to run.
   bool step();
 
+  // Runs the model's warm-up for this engine's largest step and batch (max_num_batched_tokens,
+  // max_num_seqs), so that the first requests find the GPU's kernels loaded and its decode graphs
+  // captured; nothing on the CPU. Call it once, before the first request, after graphs are on or
+  // off for good.
+  model::WarmUp warm_up() {
+    return runner_.warm_up(config_.scheduler.max_num_batched_tokens, config_.scheduler.max_num_seqs);
+  }
+
   EngineStats stats() const;
   const RequestLimits& limits() const { return limits_; }
   const BlockManager& block_manager() const { return blocks_; }

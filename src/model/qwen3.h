@@ -47,6 +47,11 @@ class Qwen3Model {
   // a build without CUDA, too little GPU memory).
   void move_to_gpu();
   Device device() const { return cuda_ ? Device::kCuda : Device::kCpu; }
+  // On the GPU, Qwen3CudaForward::warm_up for steps of up to `max_tokens` rows and `max_seqs`
+  // sequences, returning what ran; on the CPU nothing.
+  WarmUp warm_up(KvCache& cache, int64_t max_tokens, int64_t max_seqs) {
+    return cuda_ ? cuda_->warm_up(cache, max_tokens, max_seqs) : WarmUp{};
+  }
   // On the GPU: decode steps replay captured CUDA graphs (the default) or run eagerly.
   void set_cuda_graphs(bool enabled) {
     if (cuda_) cuda_->set_graphs_enabled(enabled);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +28,17 @@ constexpr int64_t kMaxGraphBatch = 256;
 // Sequences with at least this many query rows in a step go to the tensor-core attention kernel,
 // whose 128-row tiles cost about as much as the row-by-row kernel at some 7 rows.
 constexpr int32_t kMinTiledQueryRows = 16;
+
+// The warm-up's largest prefill: larger steps are rare enough (a benchmark's whole prompt at once)
+// not to be worth the start-up time; 8,192 rows of Qwen3-8B take about 0.25 s on an H100.
+constexpr int64_t kMostWarmUpTokens = 8192;
+
+// The int32 elements pack() lays a step out in: token ids, positions, slots, row → sequence, row →
+// sequence for the decode kernel, the decode kernel's rows (rows each), sequences (3 per slot),
+// logits rows, block tables (slots × width), tiles.
+int64_t staged_ints(int64_t rows, int64_t seq_slots, int64_t logits_slots, int64_t width, int64_t tile_ints) {
+  return 6 * rows + 3 * seq_slots + logits_slots + seq_slots * width + tile_ints;
+}
 
 int64_t graph_bucket(int64_t num_rows) {
   int64_t bucket = 1;
@@ -156,10 +168,9 @@ Qwen3CudaForward::DeviceBatch Qwen3CudaForward::pack(const BatchView& batch, Sta
     tiles = cuda::prefill_tiles(seq_rows, kMinTiledQueryRows);
   }
   const auto tile_ints = static_cast<int64_t>(tiles.size());
-  // Layout: token ids, positions, slots, row → sequence, row → sequence for the decode kernel, the
-  // decode kernel's rows (rows each), sequences (3 per slot), logits rows, block tables (slots ×
-  // width), tiles.
-  const int64_t total = 6 * rows + 3 * seq_slots + logits_slots + seq_slots * width + tile_ints;
+  const int64_t total = staged_ints(rows, seq_slots, logits_slots, width, tile_ints);
+  require(graph_rows == 0 || total <= staging.capacity, ErrorKind::kInternal,
+          "a captured step outgrew the graphs' staging buffer");
   if (total > staging.capacity) {
     staging.capacity = std::max(total, 2 * staging.capacity);
     staging.host = cuda::pinned_host_zeros({staging.capacity}, DType::kI32);
@@ -457,9 +468,9 @@ void Qwen3CudaForward::graph_step(const BatchView& batch, KvCache& cache) {
   const int64_t bucket = graph_bucket(num_tokens);
   ensure_scratch(kMaxGraphBatch);
   ensure_logits_buffers(kMaxGraphBatch);
-  // Sized once for the largest bucket, so no graph's pointers ever move.
-  // pack()'s layout for a captured step: 5 ints per row, 3 per sequence, 1 per logits row, the tables.
-  const int64_t most_ints = kMaxGraphBatch * (9 + graph_blocks_);
+  // Sized once for the largest bucket, so no graph's pointers ever move: pack() must never grow it,
+  // or every graph captured before would go on reading and writing the freed buffers.
+  const int64_t most_ints = staged_ints(kMaxGraphBatch, kMaxGraphBatch, kMaxGraphBatch, graph_blocks_, 0);
   if (graph_staging_.capacity < most_ints) {
     graphs_.clear();
     graph_staging_.capacity = most_ints;
@@ -523,6 +534,74 @@ StepLogits Qwen3CudaForward::forward(const BatchView& batch, KvCache& cache, con
     eager_step(batch, cache);
   }
   return sample_and_collect(num_rows, sampling);
+}
+
+namespace {
+
+// A step of `num_seqs` sequences, each the last `q_len` rows of a context of `context_len` over
+// cache blocks 0, 1, … (the sequences share them), writing nothing (every slot -1), with logits and
+// a draw (Qwen3's sampling defaults) for each sequence's last row.
+struct WarmUpStep {
+  std::vector<int32_t> table;
+  BatchView batch;
+  StepSampling sampling;
+
+  WarmUpStep(int64_t num_seqs, int64_t q_len, int64_t context_len, int64_t block_size) {
+    table.resize(static_cast<size_t>((context_len + block_size - 1) / block_size));
+    std::iota(table.begin(), table.end(), 0);
+    for (int64_t s = 0; s < num_seqs; ++s) {
+      const auto start = static_cast<int32_t>(s * q_len);
+      batch.seqs.push_back({start, static_cast<int32_t>(q_len), static_cast<int32_t>(context_len), table});
+      for (int64_t i = context_len - q_len; i < context_len; ++i) batch.positions.push_back(static_cast<int32_t>(i));
+      batch.logits_rows.push_back(start + static_cast<int32_t>(q_len) - 1);
+      TokenDraw draw;
+      draw.row = static_cast<int32_t>(s);
+      draw.top_k = 20;
+      draw.temperature = 0.6;
+      draw.top_p = 0.95;
+      draw.u = 0.5;
+      sampling.draws.push_back(draw);
+    }
+    batch.token_ids.assign(batch.positions.size(), 0);
+    batch.slot_mapping.assign(batch.positions.size(), -1);
+  }
+};
+
+}  // namespace
+
+WarmUp Qwen3CudaForward::warm_up(KvCache& cache, int64_t max_tokens, int64_t max_seqs) {
+  const auto start = std::chrono::steady_clock::now();
+  int64_t most_context = cache.num_blocks() * cache.block_size();
+  if (config_.max_position_embeddings > 0) most_context = std::min(most_context, config_.max_position_embeddings);
+  // Sized for the largest step up front: growing later would move the buffers and drop the graphs.
+  ensure_scratch(std::max(std::min(max_tokens, most_context), kMaxGraphBatch));
+  ensure_logits_buffers(std::max(max_seqs, kMaxGraphBatch));
+  WarmUp done;
+  // Prefill chunks of 16, 32, … rows at the end of the longest context the ladder reaches, so that
+  // attention also takes its way for few queries over many keys.
+  const int64_t top = std::min({max_tokens, most_context, kMostWarmUpTokens});
+  std::vector<int64_t> prefill_sizes;
+  for (int64_t tokens = kMinTiledQueryRows; tokens < top; tokens *= 2) prefill_sizes.push_back(tokens);
+  if (top >= kMinTiledQueryRows) prefill_sizes.push_back(top);
+  for (const int64_t tokens : prefill_sizes) {
+    const WarmUpStep step(1, tokens, top, cache.block_size());
+    forward(step.batch, cache, step.sampling);
+    ++done.prefill_steps;
+  }
+  // Decode steps of every padded batch size, at contexts that take each of attention's ways there
+  // (cuda::attention_way): each is captured once.
+  const int64_t decode_contexts[] = {1, cuda::kSplitAttentionContext, cuda::kTensorCoreAttentionMaxKeys + 1};
+  for (int64_t seqs = 1; seqs <= graph_bucket(std::min(max_seqs, kMaxGraphBatch)); seqs *= 2) {
+    for (const int64_t context : decode_contexts) {
+      if (context > most_context) continue;
+      const WarmUpStep step(seqs, 1, context, cache.block_size());
+      forward(step.batch, cache, step.sampling);
+      ++done.decode_steps;
+    }
+  }
+  done.decode_graphs = static_cast<int64_t>(graphs_.size());
+  done.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return done;
 }
 
 namespace {

@@ -40,6 +40,14 @@ struct Qwen3CudaWeights {
   std::vector<Qwen3CudaLayer> layers;
 };
 
+// What a warm-up ran (Qwen3CudaForward::warm_up).
+struct WarmUp {
+  int64_t prefill_steps = 0;
+  int64_t decode_steps = 0;
+  int64_t decode_graphs = 0;  // captured by its end, those of earlier steps included
+  double seconds = 0;
+};
+
 class Qwen3CudaForward {
  public:
   // Copies every weight to the device (converting f32/f16 ones to bf16). Throws
@@ -51,6 +59,14 @@ class Qwen3CudaForward {
   // As Qwen3Model::forward with a StepSampling: the draws are made on the GPU, and the rows
   // wanted or left to the host come back as f32. `cache` must be on the GPU.
   StepLogits forward(const BatchView& batch, KvCache& cache, const StepSampling& sampling);
+
+  // Runs once what a serving engine would otherwise meet in its first requests: the activations
+  // sized for steps of up to `max_tokens` rows (growing later would drop the captured graphs);
+  // prefill chunks of 16, 32, … rows up to max_tokens or 8,192, at the end of a context that long
+  // (the GEMM library and the kernels load their code on first use); and decode steps of every
+  // padded batch size up to `max_seqs`, at contexts that take each of attention's ways, each
+  // captured as a graph when graphs are on. The steps write nothing to `cache` (every slot -1).
+  WarmUp warm_up(KvCache& cache, int64_t max_tokens, int64_t max_seqs);
 
   // Bytes of weights on the device.
   int64_t weight_bytes() const { return weight_bytes_; }

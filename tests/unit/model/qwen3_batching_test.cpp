@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <numeric>
 #include <random>
 #include <tuple>
+#include <vector>
 
 #include "core/thread_pool.h"
 #include "kernels/cuda/cuda_ops.h"
@@ -241,6 +243,51 @@ TEST_P(Qwen3BatchingTest, SequenceIsUnaffectedByItsBatchmates) {
   // And both are transformers' first greedy step.
   const support::LogitsError error = support::compare_top_logits(batched.logits[0], fixture_case.greedy_steps.at(0).top);
   EXPECT_LE(error.relative_l2, tolerances_.fixture);
+}
+
+// Every byte of the cache's keys and values, on the host.
+std::vector<uint8_t> cache_bytes(KvCache& cache) {
+  std::vector<uint8_t> bytes;
+  for (int64_t layer = 0; layer < cache.num_layers(); ++layer) {
+    for (const Tensor* part : {&cache.keys(layer), &cache.values(layer)}) {
+      const Tensor host = part->device() == Device::kCuda ? cuda::to_host(*part) : *part;
+      const auto* data = static_cast<const uint8_t*>(host.raw());
+      bytes.insert(bytes.end(), data, data + host.nbytes());
+    }
+  }
+  return bytes;
+}
+
+// The warm-up writes nothing to the cache and changes no step's numbers: a decode step gives the
+// same logits before and after it, the second time from the graph the first step captured, after
+// the warm-up captured every other batch size up to 256. On the GPU it runs a prefill at every
+// size of the ladder that fits the cache and a decode step of every padded batch size.
+TEST_P(Qwen3BatchingTest, WarmUpLeavesTheCacheAndTheStepsAsTheyWere) {
+  Qwen3Model model = load_model();
+  const std::vector<int32_t>& prompt = fixture_.cases.front().prompt_ids;
+  support::SequenceState seq = support::sequential_blocks(static_cast<int64_t>(prompt.size()) + 1);
+  // Room for the warm-up's 100-row prefill whatever the prompt's length.
+  KvCache cache(model.config(), static_cast<int64_t>(seq.block_table.size()) + 7, model.device());
+  BatchView prefill;
+  support::append_rows(prefill, seq, prompt, std::vector<int32_t>{static_cast<int32_t>(prompt.size()) - 1});
+  const int32_t token = support::argmax(support::logits_row(model.forward(prefill, cache), 0));
+  BatchView decode;
+  support::append_rows(decode, seq, std::vector<int32_t>{token}, std::vector<int32_t>{0});
+  const Tensor before = model.forward(decode, cache);
+  const std::vector<uint8_t> cache_before = cache_bytes(cache);
+
+  const WarmUp done = model.warm_up(cache, /*max_tokens=*/100, /*max_seqs=*/200);
+  EXPECT_TRUE(cache_bytes(cache) == cache_before) << "the warm-up wrote to the cache";
+  const Tensor after = model.forward(decode, cache);
+  ASSERT_EQ(after.numel(), before.numel());
+  EXPECT_TRUE(std::equal(before.data<float>(), before.data<float>() + before.numel(), after.data<float>()));
+  if (device_ == Device::kCuda) {
+    EXPECT_EQ(done.prefill_steps, 4);  // 16, 32, 64 and 100 rows
+    EXPECT_EQ(done.decode_steps, 9);   // 1, 2, 4, … 256 sequences (200 padded), all at context 1
+    EXPECT_EQ(done.decode_graphs, 9);  // the first decode step above captured 1 already
+  } else {
+    EXPECT_EQ(done.prefill_steps + done.decode_steps + done.decode_graphs, 0);
+  }
 }
 
 std::string batching_test_name(const ::testing::TestParamInfo<std::tuple<std::string, Device>>& info) {
