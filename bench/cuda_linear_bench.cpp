@@ -1,10 +1,10 @@
 // cuda::linear (our decode kernel up to T = 2, cuBLASLt beyond; bf16) and cuda::gated_linear on
-// Qwen3-8B's layer shapes at T = 1, 2, 4, 8, 9, 32, 256 and 8192:
+// Qwen3-8B's (or --model qwen3-14b's) layer shapes at T = 1, 2, 4, 8, 9, 32, 256 and 8192:
 // mean GPU time of back-to-back calls that cycle through copies of the weight larger than L2
 // together (CUDA events, after a warm-up, median of 5 such batches), as GB/s against the H100's 3.0 TB/s copy bandwidth and
 // TFLOP/s against its 800 TFLOP/s bf16 matrix rate (GPU.md), and the roofline fraction.
 //
-// Usage: cuda_linear_bench [--runs N] [--bias] [--only NAME]
+// Usage: cuda_linear_bench [--runs N] [--bias] [--only NAME] [--model qwen3-8b|qwen3-14b]
 #include <cstdio>
 
 #include "cuda_bench_util.h"
@@ -42,10 +42,16 @@ struct LayerShape {
 // Qwen3-8B: hidden 4096, 32 query heads and 8 KV heads of 128, intermediate 12288, vocab 151936.
 // The fused rows (qkv, gate_up) are what the model runs; "gated" is gated_linear over gate_up
 // (the silu·up product written instead of both halves).
-const LayerShape kShapes[] = {
+const std::vector<LayerShape> kQwen3_8b = {
     {"q_proj/o_proj", 4096, 4096}, {"k_proj/v_proj", 1024, 4096},    {"qkv (fused)", 6144, 4096},
     {"gate/up_proj", 12288, 4096}, {"gate_up (fused)", 24576, 4096}, {"down_proj", 4096, 12288},
     {"lm_head", 151936, 4096}, {"gated (fused)", 24576, 4096},
+};
+// Qwen3-14B: hidden 5120, 40 query heads and 8 KV heads of 128, intermediate 17408.
+const std::vector<LayerShape> kQwen3_14b = {
+    {"q_proj/o_proj", 5120, 5120}, {"k_proj/v_proj", 1024, 5120},    {"qkv (fused)", 7168, 5120},
+    {"gate/up_proj", 17408, 5120}, {"gate_up (fused)", 34816, 5120}, {"down_proj", 5120, 17408},
+    {"lm_head", 151936, 5120}, {"gated (fused)", 34816, 5120},
 };
 const int64_t kTokenCounts[] = {1, 2, 4, 8, 9, 32, 256, 8192};
 
@@ -104,7 +110,7 @@ void run_shape(const LayerShape& shape, int runs, bool with_bias, cuda_bench::Ev
   }
 }
 
-int run(int runs, bool with_bias, const std::string& only) {
+int run(int runs, bool with_bias, const std::string& only, const std::string& model) {
   if (!cuda_bench::require_gpu()) return 1;
   const cudaDeviceProp properties = cuda_bench::device_properties();
   std::printf("%s, %d SMs, L2 %d MB; %d back-to-back calls over weight copies beyond L2, after %d warm-up%s\n",
@@ -115,7 +121,7 @@ int run(int runs, bool with_bias, const std::string& only) {
   std::printf("%-16s %6s %6s %5s %11s %9s %7s %9s %7s   %-7s %7s\n", "layer", "N", "K", "T", "time (us)",
               "GB/s", "of BW", "TFLOP/s", "of MMA", "bound", "of it");
   cuda_bench::EventTimer timer;
-  for (const LayerShape& shape : kShapes) {
+  for (const LayerShape& shape : model == "qwen3-14b" ? kQwen3_14b : kQwen3_8b) {
     if (!only.empty() && std::string(shape.name).find(only) == std::string::npos) continue;
     run_shape(shape, runs, with_bias, timer);
   }
@@ -126,17 +132,21 @@ int run(int runs, bool with_bias, const std::string& only) {
 }  // namespace hanlin
 
 int main(int argc, char** argv) {
-  CLI::App app{"cuda::linear and cuda::gated_linear on Qwen3-8B's layer shapes"};
+  CLI::App app{"cuda::linear and cuda::gated_linear on Qwen3-8B's or Qwen3-14B's layer shapes"};
   int runs = 50;
   bool with_bias = false;
   std::string only;
+  std::string model = "qwen3-8b";
   app.add_option("--runs", runs, "Back-to-back calls per timed batch")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
   app.add_flag("--bias", with_bias, "Add a bias (the fused epilogue), as Qwen2's q/k/v projections do");
   app.add_option("--only", only, "Run only the layers whose name contains this");
+  app.add_option("--model", model, "Whose layer shapes")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"qwen3-8b", "qwen3-14b"}));
   CLI11_PARSE(app, argc, argv);
-  return hanlin::cuda_bench::run_reporting_errors([&] { return hanlin::run(runs, with_bias, only); });
+  return hanlin::cuda_bench::run_reporting_errors([&] { return hanlin::run(runs, with_bias, only, model); });
 }
 
 #else  // HANLIN_HAS_CUDA

@@ -4,11 +4,20 @@
 // Layout of the work. A warp owns two weight rows (two outputs; or, gated, the gate row j and the
 // up row I + j of one output). Its 32 lanes walk the rows' K elements 8 at a time, lane l taking
 // pieces l, l + 32, …, so each step reads 512 contiguous bytes per row. kUnroll steps' weight
-// loads are issued before any is used (16 loads of 16 bytes per lane in flight), which is what
-// keeps the memory busy: at batch 1 the whole step is weight reads. The token rows are read
+// loads are issued before any is used (12 or 16 loads of 16 bytes per lane in flight), which is
+// what keeps the memory busy: at batch 1 the whole step is weight reads. The token rows are read
 // through L1 (every warp of an SM wants the same ones); the weights bypass it. Each lane keeps
 // f32 partial sums per (row, token), the warp adds them with shuffles, and lane r·kTokens + t
 // writes output (r, t).
+//
+// At T = 1, kUnroll = 6 rather than 8 keeps a thread within 80 registers, so that 3 blocks share
+// an SM instead of 2: launches of 2–3 blocks an SM then run as one wave instead of two. Kernel
+// alone on an H200: Qwen3-14B's o_proj (320 blocks on 132 SMs) 19.7 → 15.5 µs and down_proj 64.9 →
+// 52.5, Qwen3-8B's q/k/v (384 blocks) 18.9 → 14.2; but 8B's o_proj and down_proj (256 blocks),
+// which fit 2 an SM, took 11.4 → 12.0 and 30.0 → 35.8 µs alone. In whole decode steps, where each
+// launch overlaps the kernel before it, it beat both kUnroll = 8 and a choice between the two by
+// block count; at T = 2 it lost (bench/RESULTS.md, 2026-11-27). A lane sums the same pieces in the
+// same order either way, so the numbers do not change.
 //
 // Why not cuBLASLt here: its kernels for T ≤ 8 reached 26–58 % of the bandwidth on Qwen3-8B's
 // shapes when this kernel was written (bench/RESULTS.md), and a gated form saves the [T, 2I] round
@@ -30,7 +39,12 @@ namespace {
 constexpr int kWarpSize = 32;
 constexpr int kWarpsPerBlock = 8;
 constexpr int kRowsPerWarp = 2;
-constexpr int kUnroll = 8;
+// Steps of loads in flight, and the blocks an SM must hold (the registers' bound), by token rows
+// (above): at T = 2 no bound, and its 120 registers a thread allow 2.
+template <int kTokens>
+constexpr int kUnroll = kTokens == 1 ? 6 : 8;
+template <int kTokens>
+constexpr int kMinBlocksPerSm = kTokens == 1 ? 3 : 1;
 constexpr int kPieceElements = 8;  // bf16 per 16-byte load
 
 struct GemvArgs {
@@ -71,10 +85,11 @@ __device__ __forceinline__ void accumulate_rows(const GemvArgs& args, const __nv
                                                 const bool (&row_valid)[kRowsPerWarp], int lane,
                                                 float (&sums)[kRowsPerWarp][kTokens]) {
   const int64_t width = args.num_pieces * kPieceElements;
-  for (int64_t first = 0; first < args.num_pieces; first += kUnroll * kWarpSize) {
-    uint4 pieces[kRowsPerWarp][kUnroll];
+  constexpr int kSteps = kUnroll<kTokens>;
+  for (int64_t first = 0; first < args.num_pieces; first += kSteps * kWarpSize) {
+    uint4 pieces[kRowsPerWarp][kSteps];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < kSteps; ++u) {
       const int64_t piece = first + u * kWarpSize + lane;
 #pragma unroll
       for (int r = 0; r < kRowsPerWarp; ++r) {
@@ -84,7 +99,7 @@ __device__ __forceinline__ void accumulate_rows(const GemvArgs& args, const __nv
     }
     if (first == 0) wait_for_previous_kernel();
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < kSteps; ++u) {
       const int64_t piece = first + u * kWarpSize + lane;
       if (piece >= args.num_pieces) break;
 #pragma unroll
@@ -105,7 +120,8 @@ __device__ __forceinline__ void accumulate_rows(const GemvArgs& args, const __nv
 
 // Plain form: the warp's rows 2w and 2w + 1 are outputs 2w and 2w + 1.
 template <int kTokens>
-__global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) gemv_kernel(const GemvArgs args) {
+__global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize, kMinBlocksPerSm<kTokens>)
+    gemv_kernel(const GemvArgs args) {
   allow_next_kernel();
   const int lane = static_cast<int>(threadIdx.x % kWarpSize);
   const int64_t warp = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarpSize;
@@ -135,7 +151,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) gemv_kernel(const G
 
 // Gated form: warp j reads gate row j and up row I + j and writes output j.
 template <int kTokens>
-__global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) gated_gemv_kernel(const GemvArgs args) {
+__global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize, kMinBlocksPerSm<kTokens>)
+    gated_gemv_kernel(const GemvArgs args) {
   allow_next_kernel();
   const int lane = static_cast<int>(threadIdx.x % kWarpSize);
   const int64_t output = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarpSize;
