@@ -26,10 +26,12 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/cuda/bf16_vector.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/gemv.h"
 
@@ -46,6 +48,8 @@ constexpr int kUnroll = kTokens == 1 ? 6 : 8;
 template <int kTokens>
 constexpr int kMinBlocksPerSm = kTokens == 1 ? 3 : 1;
 constexpr int kPieceElements = 8;  // bf16 per 16-byte load
+template <int kTokens>
+constexpr int64_t kMaxWavesSpread = kTokens == 1 ? 2 : 0;  // launch
 
 struct GemvArgs {
   __nv_bfloat16* out;            // [T, num_outputs]
@@ -118,67 +122,103 @@ __device__ __forceinline__ void accumulate_rows(const GemvArgs& args, const __nv
   }
 }
 
-// Plain form: the warp's rows 2w and 2w + 1 are outputs 2w and 2w + 1.
+// The launch's items (pairs of weight rows, or gated outputs) in contiguous ranges, one a block, as
+// even as whole items allow; a block's warps take its items in turn. A grid of ⌈items / 8⌉ blocks
+// gives each warp at most one item. A grid of one wave of resident blocks (launch) gives every SM as
+// many items as any other, give or take one a warp: at one item a warp, a launch of 320 blocks on
+// 132 SMs held 3 blocks on some SMs and 2 on others (Qwen3-14B's o_proj and down_proj) and waited
+// on the busier ones. Every block has an item (the grid is at most the item count), so every block
+// passes the wait.
+struct ItemRange {
+  int64_t first;  // this warp's first item
+  int64_t end;    // the block's end
+};
+
+__device__ __forceinline__ ItemRange warp_items(int64_t num_items) {
+  const int64_t block = blockIdx.x;
+  const int64_t first = block * num_items / gridDim.x + threadIdx.x / kWarpSize;
+  return {first, (block + 1) * num_items / gridDim.x};
+}
+
+// Plain form: item i is outputs 2i and 2i + 1.
 template <int kTokens>
 __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize, kMinBlocksPerSm<kTokens>)
     gemv_kernel(const GemvArgs args) {
   allow_next_kernel();
   const int lane = static_cast<int>(threadIdx.x % kWarpSize);
-  const int64_t warp = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarpSize;
-  const int64_t first_output = warp * kRowsPerWarp;
-  if (first_output >= args.num_outputs) return;
   const int64_t width = args.num_pieces * kPieceElements;
-  const __nv_bfloat16* rows[kRowsPerWarp];
-  bool row_valid[kRowsPerWarp];
+  const ItemRange items = warp_items((args.num_outputs + kRowsPerWarp - 1) / kRowsPerWarp);
+  for (int64_t item = items.first; item < items.end; item += kWarpsPerBlock) {
+    const int64_t first_output = item * kRowsPerWarp;
+    const __nv_bfloat16* rows[kRowsPerWarp];
+    bool row_valid[kRowsPerWarp];
 #pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
-    row_valid[r] = first_output + r < args.num_outputs;
-    rows[r] = args.weight + (row_valid[r] ? first_output + r : first_output) * width;
-  }
-  float sums[kRowsPerWarp][kTokens] = {};
-  accumulate_rows<kTokens>(args, rows, row_valid, lane, sums);
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+      row_valid[r] = first_output + r < args.num_outputs;
+      rows[r] = args.weight + (row_valid[r] ? first_output + r : first_output) * width;
+    }
+    float sums[kRowsPerWarp][kTokens] = {};
+    accumulate_rows<kTokens>(args, rows, row_valid, lane, sums);
 #pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
+    for (int r = 0; r < kRowsPerWarp; ++r) {
 #pragma unroll
-    for (int t = 0; t < kTokens; ++t) {
-      if (lane != r * kTokens + t || !row_valid[r]) continue;
-      const int64_t output = first_output + r;
-      const float bias = args.bias ? __bfloat162float(args.bias[output]) : 0.0f;
-      args.out[t * args.num_outputs + output] = __float2bfloat16_rn(sums[r][t] + bias);
+      for (int t = 0; t < kTokens; ++t) {
+        if (lane != r * kTokens + t || !row_valid[r]) continue;
+        const int64_t output = first_output + r;
+        const float bias = args.bias ? __bfloat162float(args.bias[output]) : 0.0f;
+        args.out[t * args.num_outputs + output] = __float2bfloat16_rn(sums[r][t] + bias);
+      }
     }
   }
 }
 
-// Gated form: warp j reads gate row j and up row I + j and writes output j.
+// Gated form: item j reads gate row j and up row I + j and writes output j.
 template <int kTokens>
 __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize, kMinBlocksPerSm<kTokens>)
     gated_gemv_kernel(const GemvArgs args) {
   allow_next_kernel();
   const int lane = static_cast<int>(threadIdx.x % kWarpSize);
-  const int64_t output = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarpSize;
-  if (output >= args.num_outputs) return;
   const int64_t width = args.num_pieces * kPieceElements;
-  const __nv_bfloat16* rows[kRowsPerWarp] = {args.weight + output * width,
-                                             args.weight + (args.num_outputs + output) * width};
-  const bool row_valid[kRowsPerWarp] = {true, true};
-  float sums[kRowsPerWarp][kTokens] = {};
-  accumulate_rows<kTokens>(args, rows, row_valid, lane, sums);
+  const ItemRange items = warp_items(args.num_outputs);
+  for (int64_t output = items.first; output < items.end; output += kWarpsPerBlock) {
+    const __nv_bfloat16* rows[kRowsPerWarp] = {args.weight + output * width,
+                                               args.weight + (args.num_outputs + output) * width};
+    const bool row_valid[kRowsPerWarp] = {true, true};
+    float sums[kRowsPerWarp][kTokens] = {};
+    accumulate_rows<kTokens>(args, rows, row_valid, lane, sums);
 #pragma unroll
-  for (int t = 0; t < kTokens; ++t) {
-    if (lane != t) continue;
-    const float gate = round_to_bf16(sums[0][t]);
-    const float up = round_to_bf16(sums[1][t]);
-    args.out[t * args.num_outputs + output] = __float2bfloat16_rn(silu(gate) * up);
+    for (int t = 0; t < kTokens; ++t) {
+      if (lane != t) continue;
+      const float gate = round_to_bf16(sums[0][t]);
+      const float up = round_to_bf16(sums[1][t]);
+      args.out[t * args.num_outputs + output] = __float2bfloat16_rn(silu(gate) * up);
+    }
   }
+}
+
+// How many blocks of `kernel` an SM holds (its registers' bound), asked once per kernel.
+int resident_blocks(void (*kernel)(GemvArgs)) {
+  int blocks = 0;
+  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kWarpsPerBlock * kWarpSize, 0));
+  return blocks > 0 ? blocks : 1;
 }
 
 template <int kTokens>
 void launch(const GemvArgs& args, bool gated, cudaStream_t stream) {
-  const int64_t warps = gated ? args.num_outputs : (args.num_outputs + kRowsPerWarp - 1) / kRowsPerWarp;
-  const dim3 blocks(static_cast<unsigned>((warps + kWarpsPerBlock - 1) / kWarpsPerBlock));
-  const dim3 threads(kWarpsPerBlock * kWarpSize);
   void (*kernel)(GemvArgs) = gated ? gated_gemv_kernel<kTokens> : gemv_kernel<kTokens>;
-  launch_dependent(kernel, blocks, threads, 0, stream, 1, args);
+  static const int plain_per_sm = resident_blocks(gemv_kernel<kTokens>);
+  static const int gated_per_sm = resident_blocks(gated_gemv_kernel<kTokens>);
+  const int64_t wave = static_cast<int64_t>(gated ? gated_per_sm : plain_per_sm) * multiprocessor_count();
+  const int64_t items = gated ? args.num_outputs : (args.num_outputs + kRowsPerWarp - 1) / kRowsPerWarp;
+  const int64_t blocks_of_one_item = (items + kWarpsPerBlock - 1) / kWarpsPerBlock;
+  // Up to kMaxWavesSpread waves of blocks of one item a warp, one wave takes them all (warp_items).
+  // Past that the GPU's own scheduling of many blocks balanced better (Qwen3-8B's gate_up and
+  // lm_head were 2–5 % slower in one wave). At T = 2 whole decode steps were slower with it
+  // (Qwen3-8B, batch 2: +1.4 %), though alone most shapes gained.
+  const int64_t grid = blocks_of_one_item <= kMaxWavesSpread<kTokens> * wave ? std::min(items, wave)
+                                                                             : blocks_of_one_item;
+  const dim3 blocks(static_cast<unsigned>(grid));
+  launch_dependent(kernel, blocks, dim3(kWarpsPerBlock * kWarpSize), 0, stream, 1, args);
 }
 
 void dispatch(const GemvArgs& args, int64_t num_tokens, bool gated, cudaStream_t stream) {
