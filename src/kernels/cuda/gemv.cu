@@ -1,8 +1,8 @@
 // Products with a few token rows: each weight row is read once, in 16-byte pieces, with many
 // loads in flight, and multiplied by every token row while it is in registers.
 //
-// Layout of the work. A warp owns two weight rows (two outputs; or, gated, the gate row j and the
-// up row I + j of one output). Its 32 lanes walk the rows' K elements 8 at a time, lane l taking
+// Layout of the work. A warp takes two weight rows at a time, an item (two outputs; or, gated, the
+// gate row j and the up row I + j of one output; warp_items says which). Its 32 lanes walk the rows' K elements 8 at a time, lane l taking
 // pieces l, l + 32, …, so each step reads 512 contiguous bytes per row. kUnroll steps' weight
 // loads are issued before any is used (12 or 16 loads of 16 bytes per lane in flight), which is
 // what keeps the memory busy: at batch 1 the whole step is weight reads. The token rows are read
