@@ -2,13 +2,13 @@
 // loads in flight, and multiplied by every token row while it is in registers.
 //
 // Layout of the work. A warp takes two weight rows at a time, an item (two outputs; or, gated, the
-// gate row j and the up row I + j of one output; warp_items says which). Its 32 lanes walk the rows' K elements 8 at a time, lane l taking
-// pieces l, l + 32, …, so each step reads 512 contiguous bytes per row. kUnroll steps' weight
-// loads are issued before any is used (12 or 16 loads of 16 bytes per lane in flight), which is
-// what keeps the memory busy: at batch 1 the whole step is weight reads. The token rows are read
-// through L1 (every warp of an SM wants the same ones); the weights bypass it. Each lane keeps
-// f32 partial sums per (row, token), the warp adds them with shuffles, and lane r·kTokens + t
-// writes output (r, t).
+// gate row j and the up row I + j of one output; warp_items says which). Its 32 lanes walk the
+// rows' K elements 8 at a time, lane l taking pieces l, l + 32, …, so each step reads 512
+// contiguous bytes per row. kUnroll steps' weight loads are issued before any is used (12 or 16
+// loads of 16 bytes per lane in flight), which is what keeps the memory busy: at batch 1 the whole
+// step is weight reads. The token rows are read through L1 (every warp of an SM wants the same
+// ones); the weights bypass it. Each lane keeps f32 partial sums per (row, token), the warp adds
+// them with shuffles, and lane r·kTokens + t writes output (r, t).
 //
 // At T = 1, kUnroll = 6 rather than 8 keeps a thread within 80 registers, so that 3 blocks share
 // an SM instead of 2: launches of 2–3 blocks an SM then run as one wave instead of two. Kernel
@@ -49,7 +49,7 @@ template <int kTokens>
 constexpr int kMinBlocksPerSm = kTokens == 1 ? 3 : 1;
 constexpr int kPieceElements = 8;  // bf16 per 16-byte load
 template <int kTokens>
-constexpr int64_t kMaxWavesSpread = kTokens == 1 ? 2 : 0;  // launch
+constexpr int64_t kMaxWavesSpread = kTokens == 1 ? 2 : 0;  // waves of blocks run as one (launch)
 
 struct GemvArgs {
   __nv_bfloat16* out;            // [T, num_outputs]
