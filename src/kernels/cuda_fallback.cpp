@@ -34,17 +34,21 @@ void copy_to_host_async(Tensor&, const Tensor&, Stream) { no_cuda(); }
 void embedding(Tensor&, const Tensor&, const Tensor&, Stream) { no_cuda(); }
 void rms_norm(Tensor&, const Tensor&, const Tensor&, float, Stream) { no_cuda(); }
 void add_rms_norm(Tensor&, Tensor&, const Tensor&, const Tensor&, float, Stream) { no_cuda(); }
+void add_rms_norm(Tensor&, Tensor&, const Tensor&, const Tensor&, const Tensor&, float, Stream) { no_cuda(); }
+void pre_norm(const PreNorm&, Stream) { no_cuda(); }
 void head_rms_norm(Tensor&, const Tensor&, float, Stream) { no_cuda(); }
 void rope(Tensor&, const Tensor&, const Tensor&, float, Stream) { no_cuda(); }
 void silu_mul(Tensor&, const Tensor&, const Tensor&, Stream) { no_cuda(); }
 void silu_mul_halves(Tensor&, const Tensor&, Stream) { no_cuda(); }
 void gated_linear(Tensor&, const Tensor&, const Tensor&, Tensor&, Stream) { no_cuda(); }
+void gated_linear(Tensor&, const PreNorm&, const Tensor&, Tensor&, Stream) { no_cuda(); }
 void qkv_rope_cache_write(Tensor&, Tensor&, Tensor&, const Tensor&, const Tensor*, const Tensor*, float, const Tensor&,
                           const Tensor&, float, const Tensor&, Stream) {
   no_cuda();
 }
 void kv_cache_write(Tensor&, Tensor&, const Tensor&, const Tensor&, const Tensor&, Stream) { no_cuda(); }
 void linear(Tensor&, const Tensor&, const Tensor&, const Tensor*, Stream) { no_cuda(); }
+void linear(Tensor&, const PreNorm&, const Tensor&, const Tensor*, Stream) { no_cuda(); }
 bool prefill_attention_supports(int64_t) { return false; }
 std::vector<int32_t> prefill_tiles(std::span<const std::array<int32_t, 3>>, int32_t) { no_cuda(); }
 void prefill_attention(Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,

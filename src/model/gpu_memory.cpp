@@ -46,9 +46,9 @@ int64_t gpu_activation_bytes(const io::ModelConfig& config, int64_t max_num_batc
   const int64_t q_width = config.num_attention_heads * config.head_dim;
   const int64_t kv_width = config.num_key_value_heads * config.head_dim;
   const int64_t inter = config.intermediate_size;
-  // Per token: residual, normed, attention and MLP outputs; q and the attention output; the
-  // fused q/k/v; the fused gate/up and its product.
-  const int64_t per_token = kBf16Bytes * (4 * hidden + 2 * q_width + (q_width + 2 * kv_width) + 3 * inter);
+  // Per token: the residual stream's two buffers, normed, attention and MLP outputs; q and the
+  // attention output; the fused q/k/v; the fused gate/up and its product.
+  const int64_t per_token = kBf16Bytes * (5 * hidden + 2 * q_width + (q_width + 2 * kv_width) + 3 * inter);
   // The scratch grows geometrically, so it may reach twice the largest step.
   const int64_t scratch = 2 * std::max(max_num_batched_tokens, kGraphRows) * per_token;
   // Logits rows: the gathered hidden rows and the bf16 logits on the device.

@@ -281,6 +281,7 @@ void Qwen3CudaForward::ensure_scratch(int64_t num_tokens) {
   scratch_ = Scratch{};  // free the old buffers before taking bigger ones
   auto make = [&](int64_t width) { return cuda::device_zeros({num_tokens, width}, DType::kBF16); };
   scratch_.residual = make(hidden);
+  scratch_.next_residual = make(hidden);
   scratch_.normed = make(hidden);
   scratch_.attn_out = make(hidden);
   scratch_.mlp_out = make(hidden);
@@ -292,13 +293,14 @@ void Qwen3CudaForward::ensure_scratch(int64_t num_tokens) {
   scratch_.capacity = num_tokens;
 }
 
-// normed [T, H] → attn_out [T, H]; writes this layer's K/V rows into the cache.
-void Qwen3CudaForward::attention_block(int64_t layer, const DeviceBatch& batch, KvCache& cache, int64_t num_tokens) {
+// The layer's input (the residual stream before its input norm) → attn_out [T, H]; writes this
+// layer's K/V rows into the cache.
+void Qwen3CudaForward::attention_block(int64_t layer, const DeviceBatch& batch, KvCache& cache, int64_t num_tokens,
+                                       const cuda::PreNorm& input) {
   const Qwen3CudaLayer& w = weights_.layers[static_cast<size_t>(layer)];
   const int64_t head_dim = config_.head_dim;
-  const Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
   Tensor qkv = scratch_.qkv.slice_rows(0, num_tokens);
-  cuda::linear(qkv, normed, w.qkv, optional_tensor(w.qkv_bias), stream_);
+  cuda::linear(qkv, input, w.qkv, optional_tensor(w.qkv_bias), stream_);
   Tensor q_heads = scratch_.q.slice_rows(0, num_tokens).reshape({num_tokens, config_.num_attention_heads, head_dim});
   const Tensor* q_norm = config_.qk_norm ? &w.q_norm : nullptr;
   const Tensor* k_norm = config_.qk_norm ? &w.k_norm : nullptr;
@@ -327,20 +329,20 @@ void Qwen3CudaForward::attention_block(int64_t layer, const DeviceBatch& batch, 
   cuda::linear(attn_out, attn, w.o_proj, optional_tensor(w.o_bias), stream_);
 }
 
-// normed [T, H] → mlp_out [T, H] = down(silu(gate(x)) · up(x)).
-void Qwen3CudaForward::mlp_block(int64_t layer, int64_t num_tokens) {
+// The residual stream before the post-attention norm, whose output is x → mlp_out [T, H] =
+// down(silu(gate(x)) · up(x)).
+void Qwen3CudaForward::mlp_block(int64_t layer, int64_t num_tokens, const cuda::PreNorm& input) {
   const Qwen3CudaLayer& w = weights_.layers[static_cast<size_t>(layer)];
-  const Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
   Tensor activated = scratch_.activated.slice_rows(0, num_tokens);
-  cuda::gated_linear(activated, normed, w.gate_up, scratch_.gate_up, stream_);
+  cuda::gated_linear(activated, input, w.gate_up, scratch_.gate_up, stream_);
   Tensor mlp_out = scratch_.mlp_out.slice_rows(0, num_tokens);
   cuda::linear(mlp_out, activated, w.down_proj, nullptr, stream_);
 }
 
 // The last residual add and final norm over all rows, then lm_head on the requested rows only.
-void Qwen3CudaForward::final_logits(const DeviceBatch& batch, int64_t num_tokens, int64_t num_rows) {
+void Qwen3CudaForward::final_logits(const DeviceBatch& batch, Tensor& residual, int64_t num_tokens,
+                                    int64_t num_rows) {
   if (num_rows == 0) return;
-  Tensor residual = scratch_.residual.slice_rows(0, num_tokens);
   Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
   cuda::add_rms_norm(normed, residual, scratch_.mlp_out.slice_rows(0, num_tokens), weights_.final_norm,
                      static_cast<float>(config_.rms_norm_eps), stream_);
@@ -350,23 +352,41 @@ void Qwen3CudaForward::final_logits(const DeviceBatch& batch, int64_t num_tokens
   cuda::linear(device_logits, rows, weights_.lm_head, nullptr, stream_);
 }
 
+namespace {
+
+// The residual stream in two buffers. A product that folds in the norm before it (cuda::PreNorm)
+// reads one buffer while its first block writes the sum to the other, so they trade places at
+// each add.
+struct ResidualStream {
+  Tensor current;
+  Tensor other;
+
+  // The norm of current + delta (of current alone without delta), the sum becoming current.
+  cuda::PreNorm add_and_norm(const Tensor* delta, const Tensor& weight, float eps, const Tensor& normed) {
+    const cuda::PreNorm input{
+        .residual = current, .delta = delta, .residual_out = other, .weight = weight, .eps = eps, .normed = normed};
+    if (delta) std::swap(current, other);
+    return input;
+  }
+};
+
+}  // namespace
+
 void Qwen3CudaForward::issue_step(const DeviceBatch& batch, KvCache& cache, int64_t num_tokens, int64_t num_rows) {
   const float eps = static_cast<float>(config_.rms_norm_eps);
-  Tensor residual = scratch_.residual.slice_rows(0, num_tokens);
-  Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
-  cuda::embedding(residual, weights_.embed_tokens, batch.token_ids, stream_);
+  ResidualStream residual{scratch_.residual.slice_rows(0, num_tokens),
+                          scratch_.next_residual.slice_rows(0, num_tokens)};
+  const Tensor normed = scratch_.normed.slice_rows(0, num_tokens);
+  const Tensor attn_out = scratch_.attn_out.slice_rows(0, num_tokens);
+  const Tensor mlp_out = scratch_.mlp_out.slice_rows(0, num_tokens);
+  cuda::embedding(residual.current, weights_.embed_tokens, batch.token_ids, stream_);
   for (int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
     const Qwen3CudaLayer& w = weights_.layers[static_cast<size_t>(layer)];
-    if (layer == 0) {
-      cuda::rms_norm(normed, residual, w.input_norm, eps, stream_);
-    } else {
-      cuda::add_rms_norm(normed, residual, scratch_.mlp_out.slice_rows(0, num_tokens), w.input_norm, eps, stream_);
-    }
-    attention_block(layer, batch, cache, num_tokens);
-    cuda::add_rms_norm(normed, residual, scratch_.attn_out.slice_rows(0, num_tokens), w.post_attention_norm, eps, stream_);
-    mlp_block(layer, num_tokens);
+    const Tensor* previous_mlp = layer == 0 ? nullptr : &mlp_out;
+    attention_block(layer, batch, cache, num_tokens, residual.add_and_norm(previous_mlp, w.input_norm, eps, normed));
+    mlp_block(layer, num_tokens, residual.add_and_norm(&attn_out, w.post_attention_norm, eps, normed));
   }
-  final_logits(batch, num_tokens, num_rows);
+  final_logits(batch, residual.current, num_tokens, num_rows);
 }
 
 Qwen3CudaForward::HostBuffers::~HostBuffers() {

@@ -96,7 +96,8 @@ class Qwen3CudaForward {
   };
   struct Scratch {
     int64_t capacity = 0;
-    Tensor residual, normed, attn_out, mlp_out;  // [T, H]
+    Tensor residual, next_residual;              // [T, H]: the residual stream (issue_step)
+    Tensor normed, attn_out, mlp_out;            // [T, H]
     Tensor q, attn;                              // [T, Nq·D]
     Tensor qkv;                                  // [T, (Nq + 2 Nkv)·D]
     Tensor gate_up;                              // [T, 2I]
@@ -147,9 +148,10 @@ class Qwen3CudaForward {
   void copy_rows_to_host(const std::vector<int32_t>& rows, int64_t first_slot, int64_t num_rows);
   Tensor logits_to_f32(int64_t num_rows);
   void ensure_scratch(int64_t num_tokens);
-  void attention_block(int64_t layer, const DeviceBatch& batch, KvCache& cache, int64_t num_tokens);
-  void mlp_block(int64_t layer, int64_t num_tokens);
-  void final_logits(const DeviceBatch& batch, int64_t num_tokens, int64_t num_rows);
+  void attention_block(int64_t layer, const DeviceBatch& batch, KvCache& cache, int64_t num_tokens,
+                       const cuda::PreNorm& input);
+  void mlp_block(int64_t layer, int64_t num_tokens, const cuda::PreNorm& input);
+  void final_logits(const DeviceBatch& batch, Tensor& residual, int64_t num_tokens, int64_t num_rows);
 
   // Host buffers for the f32 logits handed back, recycled once the caller lets go of a step's
   // tensor: a fresh buffer per step costs its pages' faults (≈ 30 ms a step for the 39 MB of 64

@@ -65,6 +65,28 @@ void rms_norm(Tensor& out, const Tensor& in, const Tensor& weight, float eps, St
 // residual[T, H] += x; out = rms_norm(residual) (all bf16; the sum is rounded to bf16 before
 // the norm, as a bf16 model's residual stream is).
 void add_rms_norm(Tensor& out, Tensor& residual, const Tensor& x, const Tensor& weight, float eps, Stream stream);
+// The same with the sum written to residual_out: residual_out = residual + x, out =
+// rms_norm(residual_out). residual_out may be residual or x itself, but must not partly overlap either.
+void add_rms_norm(Tensor& out, Tensor& residual_out, const Tensor& residual, const Tensor& x, const Tensor& weight,
+                  float eps, Stream stream);
+
+// A pre-norm layer's input to a product: rms_norm(residual + delta) with `weight`, where the sum,
+// rounded to bf16, is the residual stream's next value and goes to residual_out. Without delta
+// the input is rms_norm(residual), and residual_out is neither needed nor written. All bf16 [T, H]
+// (weight [H]). The products that take a PreNorm (linear, gated_linear) fold the norm into their
+// own launch at one or two token rows: each block recomputes the rows' norms, and block 0 writes
+// residual_out, so residual_out must not overlap residual or delta. Beyond that they run pre_norm
+// into `normed` first. The numbers are those of add_rms_norm (or rms_norm) either way.
+struct PreNorm {
+  Tensor residual;
+  const Tensor* delta = nullptr;
+  Tensor residual_out;
+  Tensor weight;
+  float eps = 0;
+  Tensor normed;  // written only where the norm runs on its own
+};
+// The norm on its own: normed = rms_norm(residual + delta), residual_out = residual + delta.
+void pre_norm(const PreNorm& in, Stream stream);
 
 // In place over the last dimension of x [T, heads, head_dim] bf16; weight bf16 [head_dim].
 void head_rms_norm(Tensor& x, const Tensor& weight, float eps, Stream stream);
@@ -96,12 +118,16 @@ void kv_cache_write(Tensor& k_cache, Tensor& v_cache, const Tensor& k, const Ten
 // out[T, N] = in[T, K] · weight[N, K]ᵀ (+ bias[N]), bf16 in and out, f32 accumulation: our own
 // kernel for one or two token rows (decode), cuBLASLt beyond. bias may be null.
 void linear(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor* bias, Stream stream);
+// The same over a pre-norm layer's input (PreNorm above).
+void linear(Tensor& out, const PreNorm& in, const Tensor& weight, const Tensor* bias, Stream stream);
 
 // The MLP's gated half with the gate and up projections fused: gate_up [2I, K] holds gate_proj's
 // rows then up_proj's; out[T, I] = silu(g) · u, where g and u are in · gate_up's halvesᵀ rounded
 // to bf16 (the numbers linear, linear, silu_mul give). in [T, K]. scratch [≥ T, 2I] holds the
 // product when T is past the decode kernel's reach.
 void gated_linear(Tensor& out, const Tensor& in, const Tensor& gate_up, Tensor& scratch, Stream stream);
+// The same over a pre-norm layer's input (PreNorm above).
+void gated_linear(Tensor& out, const PreNorm& in, const Tensor& gate_up, Tensor& scratch, Stream stream);
 
 // Causal attention of q [T, heads, head_dim] bf16 over the paged caches [num_blocks,
 // block_size, kv_heads, head_dim] bf16, written to out [T, heads, head_dim] bf16 (the

@@ -7,7 +7,7 @@
 // contiguous bytes per row. kUnroll steps' weight loads are issued before any is used (12 or 16
 // loads of 16 bytes per lane in flight), which is what keeps the memory busy: at batch 1 the whole
 // step is weight reads. The token rows are read through L1 (every warp of an SM wants the same
-// ones); the weights bypass it. Each lane keeps f32 partial sums per (row, token), the warp adds
+// ones), or from shared memory in the normed form below; the weights bypass L1. Each lane keeps f32 partial sums per (row, token), the warp adds
 // them with shuffles, and lane r·kTokens + t writes output (r, t).
 //
 // At T = 1, kUnroll = 6 rather than 8 keeps a thread within 80 registers, so that 3 blocks share
@@ -19,6 +19,13 @@
 // block count; at T = 2 it lost (bench/RESULTS.md, 2026-11-27). A lane sums the same pieces in the
 // same order either way, so the numbers do not change.
 //
+// The normed form (cuda::PreNorm) takes the token rows as a pre-norm layer makes them, from the
+// residual stream: each block first builds rms_norm(residual + delta) in shared memory, exactly as
+// the unfused norm would (normalize_rows), and block 0 writes the new residual. That saves the norm
+// kernel and its place in the chain of dependent launches: two per layer. Measured against
+// add_rms_norm then the plain form, on an H100: Qwen3-14B 1x128 −0.5 % and −0.9 % in two calls,
+// Qwen3-8B 2x1024 −2.0 %, 1x128 −0.2 % (bench/RESULTS.md, 2026-11-28).
+//
 // Why not cuBLASLt here: its kernels for T ≤ 8 reached 26–58 % of the bandwidth on Qwen3-8B's
 // shapes when this kernel was written (bench/RESULTS.md), and a gated form saves the [T, 2I] round
 // trip and a launch. Measured again on 2026-11-27, cuBLASLt reached 72–90 % on the large shapes
@@ -28,6 +35,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <mutex>
+#include <utility>
 
 #include "kernels/cuda/bf16_vector.cuh"
 #include "kernels/cuda/cuda_check.h"
@@ -51,14 +61,49 @@ constexpr int kPieceElements = 8;  // bf16 per 16-byte load
 template <int kTokens>
 constexpr int64_t kMaxWavesSpread = kTokens == 1 ? 2 : 0;  // waves of blocks run as one (launch)
 
+// The product's token rows given as a pre-norm layer makes them (the normed form): row t is
+// rms_norm(residual[t] + delta[t]) with `weight`, and the sum, rounded to bf16, is the residual
+// stream's next value.
+struct NormArgs {
+  const __nv_bfloat16* residual;  // [T, K]
+  const __nv_bfloat16* delta;     // [T, K], or null: the rows are rms_norm(residual)
+  __nv_bfloat16* residual_out;    // [T, K]: residual + delta, written by block 0 (with delta only)
+  const __nv_bfloat16* weight;    // [K]
+  float eps;
+};
+
 struct GemvArgs {
   __nv_bfloat16* out;            // [T, num_outputs]
-  const __nv_bfloat16* in;       // [T, K]
+  const __nv_bfloat16* in;       // [T, K]; the plain input only
   const __nv_bfloat16* weight;   // [rows, K]
   const __nv_bfloat16* bias;     // [num_outputs] or null (plain form only)
+  NormArgs norm;                 // the normed input only
   int64_t num_outputs;           // N, or I for the gated form
   int64_t num_pieces;            // K / 8
 };
+
+template <int kTokens>
+using Pieces = uint4[kRowsPerWarp][kUnroll<kTokens>];
+
+// The two weight rows of an item (gated: gate row j and up row I + j; plain: rows 2i and 2i + 1,
+// the second absent past N).
+struct ItemRows {
+  const __nv_bfloat16* rows[kRowsPerWarp];
+  bool valid[kRowsPerWarp];
+};
+
+template <bool kGated>
+__device__ __forceinline__ ItemRows item_rows(const GemvArgs& args, int64_t item) {
+  const int64_t width = args.num_pieces * kPieceElements;
+  if constexpr (kGated) {
+    return {{args.weight + item * width, args.weight + (args.num_outputs + item) * width}, {true, true}};
+  } else {
+    const int64_t first_output = item * kRowsPerWarp;
+    const bool second = first_output + 1 < args.num_outputs;
+    return {{args.weight + first_output * width, args.weight + (second ? first_output + 1 : first_output) * width},
+            {true, second}};
+  }
+}
 
 // A weight piece read once: not kept in L1, where the token rows live.
 __device__ __forceinline__ uint4 load_streaming(const __nv_bfloat16* address) {
@@ -67,6 +112,21 @@ __device__ __forceinline__ uint4 load_streaming(const __nv_bfloat16* address) {
                : "=r"(value.x), "=r"(value.y), "=r"(value.z), "=r"(value.w)
                : "l"(address));
   return value;
+}
+
+// Issues the loads of kUnroll steps of the item's rows from piece `first` on (zeros past the row).
+template <int kTokens>
+__device__ __forceinline__ void load_steps(const GemvArgs& args, const ItemRows& item, int64_t first, int lane,
+                                           Pieces<kTokens>& pieces) {
+#pragma unroll
+  for (int u = 0; u < kUnroll<kTokens>; ++u) {
+    const int64_t piece = first + u * kWarpSize + lane;
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+      pieces[r][u] = item.valid[r] && piece < args.num_pieces ? load_streaming(item.rows[r] + piece * kPieceElements)
+                                                              : make_uint4(0, 0, 0, 0);
+    }
+  }
 }
 
 __device__ __forceinline__ float dot8(const uint4& a_raw, const float (&b)[8]) {
@@ -81,27 +141,94 @@ __device__ __forceinline__ float dot8(const uint4& a_raw, const float (&b)[8]) {
   return sum;
 }
 
-// sums[r][t] += Σ over this lane's pieces of weight row r · token row t. The first kUnroll steps'
-// weight loads are issued before waiting for the previous kernel (launch_dependent): the weights
-// stream in while that kernel finishes, and only the token rows have to wait for it.
+// The normed form's token rows, built once a block into shared memory `rows` (bf16 [T, K]) as the
+// unfused norm writes them. Pass one stores each row's sum residual + delta (rounded to bf16, as
+// the residual stream is; block 0 also stores it to residual_out) and sums its squares in the order
+// rms_norm_kernel does: that kernel gives a row `row_threads` threads, each a running sum over
+// pieces i, i + row_threads, …, then adds each warp's sums, then the warps' sums in order; here
+// the block's threads play those row threads in turn. Pass two scales the rows in place. Every
+// thread of the block calls it.
 template <int kTokens>
-__device__ __forceinline__ void accumulate_rows(const GemvArgs& args, const __nv_bfloat16* (&rows)[kRowsPerWarp],
-                                                const bool (&row_valid)[kRowsPerWarp], int lane,
-                                                float (&sums)[kRowsPerWarp][kTokens]) {
-  const int64_t width = args.num_pieces * kPieceElements;
+__device__ void normalize_rows(const GemvArgs& args, __nv_bfloat16* rows) {
+  constexpr int kMaxRowThreads = 1024;  // rms_norm_kernel's most threads per row
+  __shared__ float warp_sums[kTokens][kMaxRowThreads / kWarpSize];
+  const int64_t pieces = args.num_pieces;
+  const int64_t width = pieces * kPieceElements;
+  const int row_threads =
+      static_cast<int>(std::min<int64_t>(kMaxRowThreads, (pieces + kWarpSize - 1) / kWarpSize * kWarpSize));
+  const bool store_residual = blockIdx.x == 0 && args.norm.delta != nullptr;
+#pragma unroll
+  for (int t = 0; t < kTokens; ++t) {
+    // row_threads is a multiple of 32, so all of a warp's lanes take the same trips.
+    for (int row_thread = threadIdx.x; row_thread < row_threads; row_thread += blockDim.x) {
+      float sum_squares = 0;
+      for (int64_t piece = row_thread; piece < pieces; piece += row_threads) {
+        float values[kPieceElements];
+        const int64_t offset = t * width + piece * kPieceElements;
+        load_bf16<kPieceElements>(args.norm.residual + offset, values);
+        if (args.norm.delta != nullptr) {
+          float delta[kPieceElements];
+          load_bf16<kPieceElements>(args.norm.delta + offset, delta);
+#pragma unroll
+          for (int k = 0; k < kPieceElements; ++k) values[k] = round_to_bf16(values[k] + delta[k]);
+        }
+        store_bf16<kPieceElements>(rows + offset, values);
+        if (store_residual) store_bf16<kPieceElements>(args.norm.residual_out + offset, values);
+#pragma unroll
+        for (int k = 0; k < kPieceElements; ++k) sum_squares += values[k] * values[k];
+      }
+      sum_squares = warp_sum(sum_squares);
+      if (row_thread % kWarpSize == 0) warp_sums[t][row_thread / kWarpSize] = sum_squares;
+    }
+  }
+  __syncthreads();
+#pragma unroll
+  for (int t = 0; t < kTokens; ++t) {
+    float total = 0;
+    for (int warp = 0; warp < row_threads / kWarpSize; ++warp) total += warp_sums[t][warp];
+    const float inverse_rms = rsqrtf(total / static_cast<float>(width) + args.norm.eps);
+    for (int64_t piece = threadIdx.x; piece < pieces; piece += blockDim.x) {
+      float values[kPieceElements];
+      float scales[kPieceElements];
+      load_bf16<kPieceElements>(rows + t * width + piece * kPieceElements, values);
+      load_bf16<kPieceElements>(args.norm.weight + piece * kPieceElements, scales);
+#pragma unroll
+      for (int k = 0; k < kPieceElements; ++k) values[k] = values[k] * inverse_rms * scales[k];
+      store_bf16<kPieceElements>(rows + t * width + piece * kPieceElements, values);
+    }
+  }
+  __syncthreads();
+}
+
+// Asks L2 for the first kUnroll steps of the item's rows (lane 0, one bulk prefetch a row),
+// without holding registers: the normed form's loads before its wait.
+template <int kTokens>
+__device__ __forceinline__ void prefetch_steps(const GemvArgs& args, const ItemRows& item, int lane) {
+  if (lane != 0) return;
+  constexpr int64_t kStepBytes = int64_t{kWarpSize} * kPieceElements * sizeof(__nv_bfloat16);
+  const int64_t bytes = std::min<int64_t>(kUnroll<kTokens> * kStepBytes, args.num_pieces * 16);
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    if (!item.valid[r]) continue;
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(item.rows[r]), "r"(static_cast<uint32_t>(bytes))
+                 : "memory");
+  }
+}
+
+// sums[r][t] += Σ over this lane's pieces of the item's weight row r · token row t, the token rows
+// read from `in` (global memory through L1, or the normed form's shared rows). In the plain form
+// the first kUnroll steps' weight loads are issued before waiting for the previous kernel
+// (launch_dependent): the weights stream in while that kernel finishes, and only the token rows have
+// to wait for it. (The normed form waits before its norm, after prefetching into L2 instead: held
+// in registers across the norm, the loads made a thread spill.)
+template <int kTokens, bool kNormed>
+__device__ __forceinline__ void accumulate_rows(const GemvArgs& args, const __nv_bfloat16* in, const ItemRows& item,
+                                                int lane, float (&sums)[kRowsPerWarp][kTokens]) {
   constexpr int kSteps = kUnroll<kTokens>;
   for (int64_t first = 0; first < args.num_pieces; first += kSteps * kWarpSize) {
-    uint4 pieces[kRowsPerWarp][kSteps];
-#pragma unroll
-    for (int u = 0; u < kSteps; ++u) {
-      const int64_t piece = first + u * kWarpSize + lane;
-#pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) {
-        pieces[r][u] = row_valid[r] && piece < args.num_pieces ? load_streaming(rows[r] + piece * kPieceElements)
-                                                                : make_uint4(0, 0, 0, 0);
-      }
-    }
-    if (first == 0) wait_for_previous_kernel();
+    Pieces<kTokens> pieces;
+    load_steps<kTokens>(args, item, first, lane, pieces);
+    if (!kNormed && first == 0) wait_for_previous_kernel();
 #pragma unroll
     for (int u = 0; u < kSteps; ++u) {
       const int64_t piece = first + u * kWarpSize + lane;
@@ -109,7 +236,7 @@ __device__ __forceinline__ void accumulate_rows(const GemvArgs& args, const __nv
 #pragma unroll
       for (int t = 0; t < kTokens; ++t) {
         float x[kPieceElements];
-        load_bf16<kPieceElements>(args.in + t * width + piece * kPieceElements, x);
+        load_bf16<kPieceElements>(in + t * args.num_pieces * kPieceElements + piece * kPieceElements, x);
 #pragma unroll
         for (int r = 0; r < kRowsPerWarp; ++r) sums[r][t] += dot8(pieces[r][u], x);
       }
@@ -128,7 +255,7 @@ __device__ __forceinline__ void accumulate_rows(const GemvArgs& args, const __nv
 // many items as any other, give or take one a warp: at one item a warp, a launch of 320 blocks on
 // 132 SMs held 3 blocks on some SMs and 2 on others (Qwen3-14B's o_proj and down_proj) and waited
 // on the busier ones. Every block has an item (the grid is at most the item count), so every block
-// passes the wait.
+// passes the wait. A warp may have none; in the normed form it still takes its part in the norm.
 struct ItemRange {
   int64_t first;  // this warp's first item
   int64_t end;    // the block's end
@@ -140,31 +267,23 @@ __device__ __forceinline__ ItemRange warp_items(int64_t num_items) {
   return {first, (block + 1) * num_items / gridDim.x};
 }
 
-// Plain form: item i is outputs 2i and 2i + 1.
-template <int kTokens>
-__global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize, kMinBlocksPerSm<kTokens>)
-    gemv_kernel(const GemvArgs args) {
-  allow_next_kernel();
-  const int lane = static_cast<int>(threadIdx.x % kWarpSize);
-  const int64_t width = args.num_pieces * kPieceElements;
-  const ItemRange items = warp_items((args.num_outputs + kRowsPerWarp - 1) / kRowsPerWarp);
-  for (int64_t item = items.first; item < items.end; item += kWarpsPerBlock) {
-    const int64_t first_output = item * kRowsPerWarp;
-    const __nv_bfloat16* rows[kRowsPerWarp];
-    bool row_valid[kRowsPerWarp];
+// Lane r·kTokens + t writes output (r, t) of the item: plain, output 2i + r plus the bias; gated
+// (r = 0 only), silu(gate) · up with each product rounded to bf16 first.
+template <int kTokens, bool kGated>
+__device__ __forceinline__ void write_item(const GemvArgs& args, int64_t item, int lane,
+                                           const float (&sums)[kRowsPerWarp][kTokens]) {
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
-      row_valid[r] = first_output + r < args.num_outputs;
-      rows[r] = args.weight + (row_valid[r] ? first_output + r : first_output) * width;
-    }
-    float sums[kRowsPerWarp][kTokens] = {};
-    accumulate_rows<kTokens>(args, rows, row_valid, lane, sums);
+  for (int t = 0; t < kTokens; ++t) {
+    if constexpr (kGated) {
+      if (lane != t) continue;
+      const float gate = round_to_bf16(sums[0][t]);
+      const float up = round_to_bf16(sums[1][t]);
+      args.out[t * args.num_outputs + item] = __float2bfloat16_rn(silu(gate) * up);
+    } else {
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
-#pragma unroll
-      for (int t = 0; t < kTokens; ++t) {
-        if (lane != r * kTokens + t || !row_valid[r]) continue;
-        const int64_t output = first_output + r;
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        const int64_t output = item * kRowsPerWarp + r;
+        if (lane != r * kTokens + t || output >= args.num_outputs) continue;
         const float bias = args.bias ? __bfloat162float(args.bias[output]) : 0.0f;
         args.out[t * args.num_outputs + output] = __float2bfloat16_rn(sums[r][t] + bias);
       }
@@ -172,59 +291,88 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize, kMinBlocksPerSm<kTo
   }
 }
 
-// Gated form: item j reads gate row j and up row I + j and writes output j.
-template <int kTokens>
+template <bool kGated>
+__device__ __forceinline__ int64_t item_count(const GemvArgs& args) {
+  return kGated ? args.num_outputs : (args.num_outputs + kRowsPerWarp - 1) / kRowsPerWarp;
+}
+
+// Plain form: the block's contiguous range of items (warp_items). Normed form: the same over one
+// wave of blocks (launch), each first building the normed token rows in shared memory. (Handing
+// the normed form's items out through a queue in global memory, so that warps finish together, was
+// slower on an H100: Qwen3-14B 1x128 10.45 and 10.44 ms against 10.40 and 10.42, Qwen3-8B 1x128
+// +1 %.)
+template <int kTokens, bool kGated, bool kNormed>
 __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize, kMinBlocksPerSm<kTokens>)
-    gated_gemv_kernel(const GemvArgs args) {
+    gemv_kernel(const GemvArgs args) {
   allow_next_kernel();
   const int lane = static_cast<int>(threadIdx.x % kWarpSize);
-  const int64_t width = args.num_pieces * kPieceElements;
-  const ItemRange items = warp_items(args.num_outputs);
-  for (int64_t output = items.first; output < items.end; output += kWarpsPerBlock) {
-    const __nv_bfloat16* rows[kRowsPerWarp] = {args.weight + output * width,
-                                               args.weight + (args.num_outputs + output) * width};
-    const bool row_valid[kRowsPerWarp] = {true, true};
+  const ItemRange items = warp_items(item_count<kGated>(args));
+  extern __shared__ uint4 normed_rows[];  // the normed form's token rows, bf16 [T, K]
+  const __nv_bfloat16* in = args.in;
+  if constexpr (kNormed) {
+    if (items.first < items.end) prefetch_steps<kTokens>(args, item_rows<kGated>(args, items.first), lane);
+    wait_for_previous_kernel();
+    normalize_rows<kTokens>(args, reinterpret_cast<__nv_bfloat16*>(normed_rows));
+    in = reinterpret_cast<const __nv_bfloat16*>(normed_rows);
+  }
+  for (int64_t item = items.first; item < items.end; item += kWarpsPerBlock) {
     float sums[kRowsPerWarp][kTokens] = {};
-    accumulate_rows<kTokens>(args, rows, row_valid, lane, sums);
-#pragma unroll
-    for (int t = 0; t < kTokens; ++t) {
-      if (lane != t) continue;
-      const float gate = round_to_bf16(sums[0][t]);
-      const float up = round_to_bf16(sums[1][t]);
-      args.out[t * args.num_outputs + output] = __float2bfloat16_rn(silu(gate) * up);
-    }
+    accumulate_rows<kTokens, kNormed>(args, in, item_rows<kGated>(args, item), lane, sums);
+    write_item<kTokens, kGated>(args, item, lane, sums);
   }
 }
 
-// How many blocks of `kernel` an SM holds (its registers' bound), asked once per kernel.
-int resident_blocks(void (*kernel)(GemvArgs)) {
+// Every GEMV kernel asks for one shared-memory carve-out, 29 % of an SM's 228 KB (the driver picks
+// the nearest size it has): room for three blocks' normed rows at Qwen3-14B's width (3 × 11 KB with
+// the driver's reserve), and the same size for the plain and the normed forms, so that an SM need
+// not drain between their launches to change it. Qwen3-14B decode steps at 1x128 on an H200, two
+// runs each: 7.98 and 7.95 ms before the normed form; with it, 8.33 and 8.35 ms at the default
+// carve-outs and blocks of one item a warp, 8.09 and 8.11 with this carve-out, and 7.74 and 7.78
+// with this carve-out and one wave of blocks (launch).
+constexpr int kCarveoutPercent = 29;
+
+// How many blocks of `kernel` an SM holds with `shared_bytes` of dynamic shared memory each (the
+// registers' bound, or the normed rows' at large K). The first call for a kernel sets its
+// carve-out; each kernel and size is asked once.
+int resident_blocks(void (*kernel)(GemvArgs), size_t shared_bytes) {
+  static std::mutex mutex;
+  static std::map<std::pair<void (*)(GemvArgs), size_t>, int> known;
+  std::lock_guard lock(mutex);
+  const auto found = known.find({kernel, shared_bytes});
+  if (found != known.end()) return found->second;
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, kCarveoutPercent));
   int blocks = 0;
-  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kWarpsPerBlock * kWarpSize, 0));
-  return blocks > 0 ? blocks : 1;
+  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kWarpsPerBlock * kWarpSize,
+                                                           shared_bytes));
+  blocks = std::max(blocks, 1);
+  known.emplace(std::make_pair(kernel, shared_bytes), blocks);
+  return blocks;
 }
 
-template <int kTokens>
-void launch(const GemvArgs& args, bool gated, cudaStream_t stream) {
-  void (*kernel)(GemvArgs) = gated ? gated_gemv_kernel<kTokens> : gemv_kernel<kTokens>;
-  static const int plain_per_sm = resident_blocks(gemv_kernel<kTokens>);
-  static const int gated_per_sm = resident_blocks(gated_gemv_kernel<kTokens>);
-  const int64_t wave = static_cast<int64_t>(gated ? gated_per_sm : plain_per_sm) * multiprocessor_count();
-  const int64_t items = gated ? args.num_outputs : (args.num_outputs + kRowsPerWarp - 1) / kRowsPerWarp;
+template <int kTokens, bool kGated, bool kNormed>
+void launch(const GemvArgs& args, cudaStream_t stream) {
+  void (*kernel)(GemvArgs) = gemv_kernel<kTokens, kGated, kNormed>;
+  const size_t shared_bytes = kNormed ? kTokens * args.num_pieces * sizeof(uint4) : 0;
+  const int64_t wave = static_cast<int64_t>(resident_blocks(kernel, shared_bytes)) * multiprocessor_count();
+  const int64_t items = kGated ? args.num_outputs : (args.num_outputs + kRowsPerWarp - 1) / kRowsPerWarp;
   const int64_t blocks_of_one_item = (items + kWarpsPerBlock - 1) / kWarpsPerBlock;
-  // Up to kMaxWavesSpread waves of blocks of one item a warp, one wave takes them all (warp_items).
-  // Past that the GPU's own scheduling of many blocks balanced better (Qwen3-8B's gate_up and
-  // lm_head were 2–5 % slower in one wave). At T = 2 whole decode steps were slower with it
-  // (Qwen3-8B, batch 2: +1.4 %), though alone most shapes gained.
-  const int64_t grid = blocks_of_one_item <= kMaxWavesSpread<kTokens> * wave ? std::min(items, wave)
-                                                                             : blocks_of_one_item;
+  // The normed form runs one wave at every size, so that each SM builds the normed rows as few
+  // times as it can (measured above). The plain form does so up to kMaxWavesSpread waves of blocks
+  // of one item a warp (warp_items); past that the GPU's own scheduling of many blocks balanced
+  // better (Qwen3-8B's gate_up and lm_head were 2–5 % slower in one wave). At T = 2 whole decode
+  // steps were slower with it (Qwen3-8B, batch 2: +1.4 %), though alone most shapes gained.
+  const bool one_wave = kNormed || blocks_of_one_item <= kMaxWavesSpread<kTokens> * wave;
+  const int64_t grid = one_wave ? std::min(items, wave) : blocks_of_one_item;
   const dim3 blocks(static_cast<unsigned>(grid));
-  launch_dependent(kernel, blocks, dim3(kWarpsPerBlock * kWarpSize), 0, stream, 1, args);
+  launch_dependent(kernel, blocks, dim3(kWarpsPerBlock * kWarpSize), shared_bytes, stream, 1, args);
 }
 
-void dispatch(const GemvArgs& args, int64_t num_tokens, bool gated, cudaStream_t stream) {
+template <bool kGated, bool kNormed>
+void dispatch(const GemvArgs& args, int64_t num_tokens, Stream stream) {
   static_assert(kMaxGemvTokens == 2);
-  if (num_tokens == 1) return launch<1>(args, gated, stream);
-  launch<2>(args, gated, stream);
+  const auto cuda_stream = static_cast<cudaStream_t>(stream);
+  if (num_tokens == 1) return launch<1, kGated, kNormed>(args, cuda_stream);
+  launch<2, kGated, kNormed>(args, cuda_stream);
 }
 
 bool aligned16(const void* pointer) { return reinterpret_cast<uintptr_t>(pointer) % 16 == 0; }
@@ -263,29 +411,59 @@ bool gemv_applies(int64_t num_tokens, const Tensor& in, const Tensor& weight) {
          aligned16(in.raw()) && aligned16(weight.raw());
 }
 
-void gemv(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor* bias, int64_t num_tokens,
-          Stream stream) {
-  const GemvArgs args{
+bool gemv_applies(int64_t num_tokens, const PreNorm& in, const Tensor& weight) {
+  constexpr int64_t kMaxNormedRowsBytes = 48 << 10;  // the most dynamic shared memory without opting in
+  return gemv_applies(num_tokens, in.residual, weight) && aligned16(in.weight.raw()) &&
+         num_tokens * weight.dim(1) * static_cast<int64_t>(sizeof(__nv_bfloat16)) <= kMaxNormedRowsBytes &&
+         (in.delta == nullptr || (aligned16(in.delta->raw()) && aligned16(in.residual_out.raw())));
+}
+
+namespace {
+
+GemvArgs plain_args(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor* bias, int64_t rows) {
+  return GemvArgs{
       .out = static_cast<__nv_bfloat16*>(out.raw()),
       .in = static_cast<const __nv_bfloat16*>(in.raw()),
       .weight = static_cast<const __nv_bfloat16*>(weight.raw()),
       .bias = bias ? static_cast<const __nv_bfloat16*>(bias->raw()) : nullptr,
-      .num_outputs = weight.dim(0),
+      .norm = {},
+      .num_outputs = rows,
       .num_pieces = weight.dim(1) / kPieceElements,
   };
-  dispatch(args, num_tokens, false, static_cast<cudaStream_t>(stream));
+}
+
+GemvArgs normed_args(Tensor& out, const PreNorm& in, const Tensor& weight, const Tensor* bias, int64_t rows) {
+  GemvArgs args = plain_args(out, in.residual, weight, bias, rows);
+  args.in = nullptr;
+  Tensor residual_out = in.residual_out;  // a handle on the same buffer, which the kernel writes
+  args.norm = NormArgs{
+      .residual = static_cast<const __nv_bfloat16*>(in.residual.raw()),
+      .delta = in.delta ? static_cast<const __nv_bfloat16*>(in.delta->raw()) : nullptr,
+      .residual_out = in.delta ? static_cast<__nv_bfloat16*>(residual_out.raw()) : nullptr,
+      .weight = static_cast<const __nv_bfloat16*>(in.weight.raw()),
+      .eps = in.eps,
+  };
+  return args;
+}
+
+}  // namespace
+
+void gemv(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor* bias, int64_t num_tokens,
+          Stream stream) {
+  dispatch<false, false>(plain_args(out, in, weight, bias, weight.dim(0)), num_tokens, stream);
+}
+
+void gemv(Tensor& out, const PreNorm& in, const Tensor& weight, const Tensor* bias, int64_t num_tokens,
+          Stream stream) {
+  dispatch<false, true>(normed_args(out, in, weight, bias, weight.dim(0)), num_tokens, stream);
 }
 
 void gated_gemv(Tensor& out, const Tensor& in, const Tensor& gate_up, int64_t num_tokens, Stream stream) {
-  const GemvArgs args{
-      .out = static_cast<__nv_bfloat16*>(out.raw()),
-      .in = static_cast<const __nv_bfloat16*>(in.raw()),
-      .weight = static_cast<const __nv_bfloat16*>(gate_up.raw()),
-      .bias = nullptr,
-      .num_outputs = gate_up.dim(0) / 2,
-      .num_pieces = gate_up.dim(1) / kPieceElements,
-  };
-  dispatch(args, num_tokens, true, static_cast<cudaStream_t>(stream));
+  dispatch<true, false>(plain_args(out, in, gate_up, nullptr, gate_up.dim(0) / 2), num_tokens, stream);
+}
+
+void gated_gemv(Tensor& out, const PreNorm& in, const Tensor& gate_up, int64_t num_tokens, Stream stream) {
+  dispatch<true, true>(normed_args(out, in, gate_up, nullptr, gate_up.dim(0) / 2), num_tokens, stream);
 }
 
 }  // namespace hanlin::cuda

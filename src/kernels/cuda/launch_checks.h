@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "kernels/cuda/cuda_ops.h"
 
 namespace hanlin::cuda {
 
@@ -40,6 +41,11 @@ inline void check_rank(const char* op, const char* name, const Tensor& tensor, i
                        std::to_string(rank));
   }
 }
+
+// A PreNorm's tensors: bf16 on the GPU, residual [rows, H] ending in the weight's H, normed (and, with
+// delta, delta and residual_out) of residual's shape, residual_out overlapping neither residual nor
+// delta. Returns the row count. Defined in norms.cu.
+int64_t check_pre_norm(const char* op, const PreNorm& in);
 
 // The inputs the attention launchers share (ops::paged_attention's layout): bf16 out and q [T,
 // heads, head_dim], bf16 caches [num_blocks, block_size, kv_heads, head_dim] with a block size

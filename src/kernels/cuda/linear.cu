@@ -256,6 +256,26 @@ void check_linear(const Tensor& out, const Tensor& in, const Tensor& weight, con
   }
 }
 
+// gate_up [2I, K], in [T, K], out [T, I], scratch [≥ T, 2I], all bf16 on the GPU.
+void check_gated_linear(const Tensor& out, const Tensor& in, const Tensor& gate_up, const Tensor& scratch) {
+  constexpr const char* kOp = "gated_linear";
+  check_device_tensor(kOp, "gate_up", gate_up, DType::kBF16);
+  check_device_tensor(kOp, "in", in, DType::kBF16);
+  check_device_tensor(kOp, "out", out, DType::kBF16);
+  check_device_tensor(kOp, "scratch", scratch, DType::kBF16);
+  check_rank(kOp, "gate_up", gate_up, 2);
+  check_rank(kOp, "in", in, 2);
+  if (gate_up.dim(0) % 2 != 0) fail_check(kOp, "gate_up " + shape_to_string(gate_up.shape()) + " has an odd row count");
+  const int64_t num_tokens = in.dim(0);
+  const int64_t width = gate_up.dim(0) / 2;
+  check_shape(kOp, "in", in, {num_tokens, gate_up.dim(1)});
+  check_shape(kOp, "out", out, {num_tokens, width});
+  if (scratch.rank() != 2 || scratch.dim(0) < num_tokens || scratch.dim(1) != 2 * width) {
+    fail_check(kOp, "scratch " + shape_to_string(scratch.shape()) + " is not [≥" + std::to_string(num_tokens) +
+                        ", " + std::to_string(2 * width) + "]");
+  }
+}
+
 // The bias itself when it is aligned enough for cuBLASLt's epilogue, else an aligned copy made
 // on `stream` (so it is in place before the GEMM that reads it).
 const void* epilogue_bias(DeviceState& state, const Tensor& bias, cudaStream_t stream) {
@@ -308,28 +328,33 @@ void linear(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor* b
       "cublasLtMatmul");
 }
 
+void linear(Tensor& out, const PreNorm& in, const Tensor& weight, const Tensor* bias, Stream stream) {
+  const int64_t num_tokens = check_pre_norm("linear", in);
+  check_linear(out, in.residual, weight, bias);
+  if (num_tokens == 0 || weight.dim(0) == 0) return;
+  if (gemv_applies(num_tokens, in, weight)) return gemv(out, in, weight, bias, num_tokens, stream);
+  pre_norm(in, stream);
+  linear(out, in.normed, weight, bias, stream);
+}
+
 void gated_linear(Tensor& out, const Tensor& in, const Tensor& gate_up, Tensor& scratch, Stream stream) {
-  constexpr const char* kOp = "gated_linear";
-  check_device_tensor(kOp, "gate_up", gate_up, DType::kBF16);
-  check_device_tensor(kOp, "in", in, DType::kBF16);
-  check_device_tensor(kOp, "out", out, DType::kBF16);
-  check_device_tensor(kOp, "scratch", scratch, DType::kBF16);
-  check_rank(kOp, "gate_up", gate_up, 2);
-  check_rank(kOp, "in", in, 2);
-  if (gate_up.dim(0) % 2 != 0) fail_check(kOp, "gate_up " + shape_to_string(gate_up.shape()) + " has an odd row count");
+  check_gated_linear(out, in, gate_up, scratch);
   const int64_t num_tokens = in.dim(0);
   const int64_t width = gate_up.dim(0) / 2;
-  check_shape(kOp, "in", in, {num_tokens, gate_up.dim(1)});
-  check_shape(kOp, "out", out, {num_tokens, width});
-  if (scratch.rank() != 2 || scratch.dim(0) < num_tokens || scratch.dim(1) != 2 * width) {
-    fail_check(kOp, "scratch " + shape_to_string(scratch.shape()) + " is not [≥" + std::to_string(num_tokens) +
-                        ", " + std::to_string(2 * width) + "]");
-  }
   if (num_tokens == 0 || width == 0) return;
   if (gemv_applies(num_tokens, in, gate_up)) return gated_gemv(out, in, gate_up, num_tokens, stream);
   Tensor product = scratch.slice_rows(0, num_tokens);
   linear(product, in, gate_up, nullptr, stream);
   silu_mul_halves(out, product, stream);
+}
+
+void gated_linear(Tensor& out, const PreNorm& in, const Tensor& gate_up, Tensor& scratch, Stream stream) {
+  const int64_t num_tokens = check_pre_norm("gated_linear", in);
+  check_gated_linear(out, in.residual, gate_up, scratch);
+  if (num_tokens == 0 || gate_up.dim(0) == 0) return;
+  if (gemv_applies(num_tokens, in, gate_up)) return gated_gemv(out, in, gate_up, num_tokens, stream);
+  pre_norm(in, stream);
+  gated_linear(out, in.normed, gate_up, scratch, stream);
 }
 
 }  // namespace hanlin::cuda

@@ -37,12 +37,14 @@ __device__ float row_sum(float value) {
 }
 
 // One row per threadIdx.y, its blockDim.x threads striding over it kVec elements at a time.
-// Pass one sums the squares (and, with kAddResidual, writes residual += in rounded to bf16);
-// pass two re-reads the row, from L1 in practice, and writes the scaled output. out may alias
-// in (each element is read, then written, by the same thread), so neither is __restrict__.
+// Pass one sums the squares (and, with kAddResidual, writes residual_out = residual + in rounded
+// to bf16); pass two re-reads the row, from L1 in practice, and writes the scaled output. out may
+// alias in, and residual_out residual (each element is read, then written, by the same thread), so
+// none is __restrict__. The GEMV's normed form (gemv.cu) sums in this order too.
 template <int kVec, bool kAddResidual>
 __global__ void rms_norm_kernel(__nv_bfloat16* out,                        // [rows, width]
-                                __nv_bfloat16* residual,                   // [rows, width]; kAddResidual only
+                                __nv_bfloat16* residual_out,               // [rows, width]; kAddResidual only
+                                const __nv_bfloat16* residual,             // [rows, width]; kAddResidual only
                                 const __nv_bfloat16* in,                   // [rows, width]
                                 const __nv_bfloat16* __restrict__ weight,  // [width]
                                 int64_t rows, int width, float eps) {
@@ -51,7 +53,7 @@ __global__ void rms_norm_kernel(__nv_bfloat16* out,                        // [r
   const int64_t row = static_cast<int64_t>(blockIdx.x) * blockDim.y + threadIdx.y;
   const int num_vectors = row < rows ? width / kVec : 0;  // a block's spare rows still join the sum
   const int64_t row_offset = row * width;
-  const __nv_bfloat16* source = kAddResidual ? residual + row_offset : in + row_offset;
+  const __nv_bfloat16* source = kAddResidual ? residual_out + row_offset : in + row_offset;
 
   float sum_squares = 0;
   for (int v = threadIdx.x; v < num_vectors; v += blockDim.x) {
@@ -62,7 +64,7 @@ __global__ void rms_norm_kernel(__nv_bfloat16* out,                        // [r
       load_bf16<kVec>(residual + row_offset + v * kVec, residual_values);
 #pragma unroll
       for (int k = 0; k < kVec; ++k) values[k] = round_to_bf16(residual_values[k] + values[k]);
-      store_bf16<kVec>(residual + row_offset + v * kVec, values);
+      store_bf16<kVec>(residual_out + row_offset + v * kVec, values);
     }
 #pragma unroll
     for (int k = 0; k < kVec; ++k) sum_squares += values[k] * values[k];
@@ -83,9 +85,9 @@ __global__ void rms_norm_kernel(__nv_bfloat16* out,                        // [r
 // Threads per row: enough for one vector each, in whole warps, at most 1024; rows per block:
 // enough to make a block of at least 128 threads.
 template <bool kAddResidual>
-void launch_rms_norm(__nv_bfloat16* out, __nv_bfloat16* residual, const __nv_bfloat16* in,
-                     const __nv_bfloat16* weight, int64_t rows, int width, float eps, int vector_width,
-                     cudaStream_t stream) {
+void launch_rms_norm(__nv_bfloat16* out, __nv_bfloat16* residual_out, const __nv_bfloat16* residual,
+                     const __nv_bfloat16* in, const __nv_bfloat16* weight, int64_t rows, int width, float eps,
+                     int vector_width, cudaStream_t stream) {
   if (rows == 0 || width == 0) return;
   const int num_vectors = width / vector_width;
   const int threads_per_row =
@@ -95,7 +97,7 @@ void launch_rms_norm(__nv_bfloat16* out, __nv_bfloat16* residual, const __nv_bfl
   const dim3 grid(static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block));
   auto* kernel = vector_width == kBf16PerVector ? rms_norm_kernel<kBf16PerVector, kAddResidual>
                                                 : rms_norm_kernel<1, kAddResidual>;
-  launch_dependent(kernel, grid, block, 0, stream, 1, out, residual, in, weight, rows, width, eps);
+  launch_dependent(kernel, grid, block, 0, stream, 1, out, residual_out, residual, in, weight, rows, width, eps);
 }
 
 __nv_bfloat16* bf16_data(Tensor& tensor) {
@@ -126,9 +128,19 @@ void normalize(const char* op, Tensor& out, const Tensor& in, const Tensor& weig
   const int64_t rows = check_norm_inputs(op, out, "in", in, weight);
   const int width = static_cast<int>(weight.dim(0));
   const int vector_width = bf16_vector_width(width, {out.raw(), in.raw(), weight.raw()});
-  launch_rms_norm<false>(bf16_data(out), nullptr, bf16_data(in), bf16_data(weight), rows, width, eps,
+  launch_rms_norm<false>(bf16_data(out), nullptr, nullptr, bf16_data(in), bf16_data(weight), rows, width, eps,
                          vector_width, static_cast<cudaStream_t>(stream));
 }
+
+// Whether the bytes of a and b overlap.
+bool overlap(const Tensor& a, const Tensor& b) {
+  const auto* a_begin = static_cast<const char*>(a.raw());
+  const auto* b_begin = static_cast<const char*>(b.raw());
+  return a.nbytes() > 0 && b.nbytes() > 0 && a_begin < b_begin + b.nbytes() && b_begin < a_begin + a.nbytes();
+}
+
+// Whether they overlap without being the same tensor (which a thread's read-then-write allows).
+bool overlap_partly(const Tensor& a, const Tensor& b) { return a.raw() != b.raw() && overlap(a, b); }
 
 }  // namespace
 
@@ -136,15 +148,48 @@ void rms_norm(Tensor& out, const Tensor& in, const Tensor& weight, float eps, St
   normalize("rms_norm", out, in, weight, eps, stream);
 }
 
+void add_rms_norm(Tensor& out, Tensor& residual_out, const Tensor& residual, const Tensor& x, const Tensor& weight,
+                  float eps, Stream stream) {
+  constexpr const char* kOp = "add_rms_norm";
+  const int64_t rows = check_norm_inputs(kOp, out, "residual", residual, weight);
+  check_device_tensor(kOp, "x", x, DType::kBF16);
+  check_shape(kOp, "x", x, residual.shape());
+  check_device_tensor(kOp, "residual_out", residual_out, DType::kBF16);
+  check_shape(kOp, "residual_out", residual_out, residual.shape());
+  if (overlap_partly(residual_out, residual) || overlap_partly(residual_out, x)) {
+    fail_check(kOp, "residual_out overlaps residual or x without being it");
+  }
+  const int width = static_cast<int>(weight.dim(0));
+  const int vector_width =
+      bf16_vector_width(width, {out.raw(), residual_out.raw(), residual.raw(), x.raw(), weight.raw()});
+  launch_rms_norm<true>(bf16_data(out), bf16_data(residual_out), bf16_data(residual), bf16_data(x),
+                        bf16_data(weight), rows, width, eps, vector_width, static_cast<cudaStream_t>(stream));
+}
+
 void add_rms_norm(Tensor& out, Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
                   Stream stream) {
-  const int64_t rows = check_norm_inputs("add_rms_norm", out, "residual", residual, weight);
-  check_device_tensor("add_rms_norm", "x", x, DType::kBF16);
-  check_shape("add_rms_norm", "x", x, residual.shape());
-  const int width = static_cast<int>(weight.dim(0));
-  const int vector_width = bf16_vector_width(width, {out.raw(), residual.raw(), x.raw(), weight.raw()});
-  launch_rms_norm<true>(bf16_data(out), bf16_data(residual), bf16_data(x), bf16_data(weight), rows, width,
-                        eps, vector_width, static_cast<cudaStream_t>(stream));
+  add_rms_norm(out, residual, residual, x, weight, eps, stream);
+}
+
+int64_t check_pre_norm(const char* op, const PreNorm& in) {
+  const int64_t rows = check_norm_inputs(op, in.normed, "residual", in.residual, in.weight);
+  if (in.delta == nullptr) return rows;
+  check_device_tensor(op, "delta", *in.delta, DType::kBF16);
+  check_shape(op, "delta", *in.delta, in.residual.shape());
+  check_device_tensor(op, "residual_out", in.residual_out, DType::kBF16);
+  check_shape(op, "residual_out", in.residual_out, in.residual.shape());
+  if (overlap(in.residual_out, in.residual) || overlap(in.residual_out, *in.delta)) {
+    fail_check(op, "residual_out overlaps residual or delta");
+  }
+  return rows;
+}
+
+void pre_norm(const PreNorm& in, Stream stream) {
+  check_pre_norm("pre_norm", in);
+  Tensor normed = in.normed;
+  if (in.delta == nullptr) return rms_norm(normed, in.residual, in.weight, in.eps, stream);
+  Tensor residual_out = in.residual_out;
+  add_rms_norm(normed, residual_out, in.residual, *in.delta, in.weight, in.eps, stream);
 }
 
 // x [T, heads, head_dim] is [T * heads] rows of head_dim.

@@ -338,15 +338,6 @@ TEST(CudaGatedLinear, MatchesTwoProductsAndSiluMul) {
   }
 }
 
-void expect_internal_error(const std::string& what, const std::function<void()>& call) {
-  try {
-    call();
-    ADD_FAILURE() << what << ": no error thrown";
-  } catch (const Error& error) {
-    EXPECT_EQ(error.kind(), ErrorKind::kInternal) << what << ": " << error.what();
-  }
-}
-
 TEST(CudaLinear, RejectsMismatchedShapesDtypesAndDevices) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no GPU";
   const Tensor in = cuda::device_zeros({5, 32}, DType::kBF16);

@@ -81,15 +81,6 @@ void expect_close(const std::string& label, const std::vector<float>& actual,
   expect_within(label, actual, expected, allowed);
 }
 
-void expect_internal_error(const std::string& what, const std::function<void()>& call) {
-  try {
-    call();
-    ADD_FAILURE() << what << ": no error thrown";
-  } catch (const Error& error) {
-    EXPECT_EQ(error.kind(), ErrorKind::kInternal) << what << ": " << error.what();
-  }
-}
-
 std::string shape_label(const char* op, const Shape& shape) {
   return std::string(op) + " " + shape_to_string(shape);
 }

@@ -233,15 +233,6 @@ TEST(CudaPrefillAttention, PeakedScores) {
     check_against_reference("peaked scores", kBatch, 8, 2, head_dim, {}, 6.0f);
 }
 
-void expect_internal_error(const std::string& what, const std::function<void()>& call) {
-  try {
-    call();
-    ADD_FAILURE() << what << ": no error thrown";
-  } catch (const Error& error) {
-    EXPECT_EQ(error.kind(), ErrorKind::kInternal) << what << ": " << error.what();
-  }
-}
-
 // A small consistent set of inputs (T = 3 rows, 4 heads over 2 kv heads, head_dim 64, 2
 // sequences, one tile); each check below breaks one thing.
 struct ValidInputs {

@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu/cpu_ops.h"
@@ -45,6 +47,16 @@ inline Tensor random_tensor(const Shape& shape, DType dtype, uint32_t seed, floa
     }
   }
   return tensor;
+}
+
+// `call` throws Error(kInternal): a launcher's check of a caller bug.
+inline void expect_internal_error(const std::string& what, const std::function<void()>& call) {
+  try {
+    call();
+    ADD_FAILURE() << what << ": no error thrown";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kInternal) << what << ": " << error.what();
+  }
 }
 
 // A deep copy (Tensor copies share their buffer).
