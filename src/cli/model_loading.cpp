@@ -1,6 +1,7 @@
 // Model flags and loading shared by `generate` and `serve`.
 #include "cli/model_loading.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -197,9 +198,23 @@ void print_gpu_memory(const model::GpuMemoryPlan& plan, const model::KvCache& ca
 }
 
 model::Qwen3Model load_weights(const ModelOptions& options, const ModelSetup& setup, ThreadPool& pool) {
-  model::Qwen3Model model = options.load_format == "auto" ? model::Qwen3Model::load(options.model_dir, pool)
-                                                          : model::Qwen3Model::dummy(setup.config, /*seed=*/0, pool);
-  if (setup.device == Device::kCuda) model.move_to_gpu();
+  using Clock = std::chrono::steady_clock;
+  const auto seconds_since = [](Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  const Clock::time_point start = Clock::now();
+  const bool dummy = options.load_format != "auto";
+  model::Qwen3Model model = dummy ? model::Qwen3Model::dummy(setup.config, /*seed=*/0, pool)
+                                  : model::Qwen3Model::load(options.model_dir, pool);
+  const double host_seconds = seconds_since(start);
+  if (setup.device == Device::kCuda) {
+    const Clock::time_point copy_start = Clock::now();
+    model.move_to_gpu();
+    std::fprintf(stderr, "hanlin: weights %s in %.2f s, on the GPU %.2f s later\n", dummy ? "made" : "read",
+                 host_seconds, seconds_since(copy_start));
+  } else {
+    std::fprintf(stderr, "hanlin: weights %s in %.2f s\n", dummy ? "made" : "read", host_seconds);
+  }
   return model;
 }
 

@@ -62,7 +62,8 @@ struct ModelSetup {
 ModelSetup prepare_model(const ModelOptions& options);
 // One line on stderr: how the GPU's memory was shared out.
 void print_gpu_memory(const model::GpuMemoryPlan& plan, const model::KvCache& cache);
-// The weights, on `setup.device` (copied to the GPU there).
+// The weights, on `setup.device` (copied to the GPU there); one line on stderr says how long
+// reading or making them took, and copying them.
 model::Qwen3Model load_weights(const ModelOptions& options, const ModelSetup& setup, ThreadPool& pool);
 // One line on stderr, on the GPU: what the engine's warm-up ran and how long it took.
 void print_warm_up(const model::Qwen3Model& model, const model::WarmUp& done);
