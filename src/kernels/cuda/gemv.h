@@ -18,16 +18,17 @@ inline constexpr int64_t kMaxGemvTokens = 2;
 // Whether gemv can run this product: few enough rows, K a multiple of 8, and `in` and `weight`
 // 16-byte aligned (each thread reads 8 bf16 at a time).
 bool gemv_applies(int64_t num_tokens, const Tensor& in, const Tensor& weight);
-// The same for a pre-norm input, whose tensors must all be 16-byte aligned.
+// The same for a pre-norm input, whose tensors must all be 16-byte aligned and whose normed rows
+// (T · K bf16) must fit the 48 KB of shared memory a block gets without opting in.
 bool gemv_applies(int64_t num_tokens, const PreNorm& in, const Tensor& weight);
 
 // out[T, N] = in[T, K] · weight[N, K]ᵀ (+ bias[N]), the sum and bias in f32, rounded once.
 // Checked by the caller (cuda::linear).
 void gemv(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor* bias, int64_t num_tokens,
           Stream stream);
-// The same with the input's norm folded in (PreNorm, cuda_ops.h): each block first sums the
-// squares of the token rows of residual + delta, in rms_norm's order, then forms each piece of the
-// normalized rows as it needs it. The output and residual_out are exactly the unfused ones.
+// The same with the input's norm folded in (PreNorm, cuda_ops.h): each block first builds the
+// normed token rows in shared memory, summing the squares of residual + delta in rms_norm's order,
+// and block 0 writes residual_out. The output and residual_out are exactly the unfused ones.
 void gemv(Tensor& out, const PreNorm& in, const Tensor& weight, const Tensor* bias, int64_t num_tokens,
           Stream stream);
 
