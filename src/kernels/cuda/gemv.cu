@@ -219,8 +219,9 @@ __device__ __forceinline__ void prefetch_steps(const GemvArgs& args, const ItemR
 // read from `in` (global memory through L1, or the normed form's shared rows). In the plain form
 // the first kUnroll steps' weight loads are issued before waiting for the previous kernel
 // (launch_dependent): the weights stream in while that kernel finishes, and only the token rows have
-// to wait for it. (The normed form waits before its norm, after prefetching into L2 instead: held
-// in registers across the norm, the loads made a thread spill.)
+// to wait for it. (The normed form asks L2 for its first steps before the wait instead, so that no
+// registers are held across its norm; a first form that held them, and built each piece of the
+// normed rows in the dot loop, spilled at 80 registers.)
 template <int kTokens, bool kNormed>
 __device__ __forceinline__ void accumulate_rows(const GemvArgs& args, const __nv_bfloat16* in, const ItemRows& item,
                                                 int lane, float (&sums)[kRowsPerWarp][kTokens]) {
