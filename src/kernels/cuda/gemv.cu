@@ -293,7 +293,7 @@ __device__ __forceinline__ void write_item(const GemvArgs& args, int64_t item, i
 }
 
 template <bool kGated>
-__device__ __forceinline__ int64_t item_count(const GemvArgs& args) {
+__host__ __device__ __forceinline__ int64_t item_count(const GemvArgs& args) {
   return kGated ? args.num_outputs : (args.num_outputs + kRowsPerWarp - 1) / kRowsPerWarp;
 }
 
@@ -355,7 +355,7 @@ void launch(const GemvArgs& args, cudaStream_t stream) {
   void (*kernel)(GemvArgs) = gemv_kernel<kTokens, kGated, kNormed>;
   const size_t shared_bytes = kNormed ? kTokens * args.num_pieces * sizeof(uint4) : 0;
   const int64_t wave = static_cast<int64_t>(resident_blocks(kernel, shared_bytes)) * multiprocessor_count();
-  const int64_t items = kGated ? args.num_outputs : (args.num_outputs + kRowsPerWarp - 1) / kRowsPerWarp;
+  const int64_t items = item_count<kGated>(args);
   const int64_t blocks_of_one_item = (items + kWarpsPerBlock - 1) / kWarpsPerBlock;
   // The normed form runs one wave at every size, so that each SM builds the normed rows as few
   // times as it can (measured above). The plain form does so up to kMaxWavesSpread waves of blocks
