@@ -46,7 +46,11 @@ EngineCore::EngineCore(model::Qwen3Model& model, model::KvCache& cache, const te
               config.enable_prefix_caching),
       scheduler_(config.scheduler, blocks_, hasher_),
       sampler_(pool),
-      seed_source_(std::random_device{}()) {}
+      seed_source_(std::random_device{}()) {
+  // Every step stays within these bounds (the scheduler's), so the model's GPU activations are sized
+  // now, once: the GPU memory plan counts on it, and a too-large plan fails here, before any request.
+  runner_.reserve(config.scheduler.max_num_batched_tokens, config.scheduler.max_num_seqs);
+}
 
 EngineCore::~EngineCore() = default;
 

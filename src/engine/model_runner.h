@@ -19,6 +19,8 @@ class ModelRunner {
   // with `samples`, in chunk order; `sampling` says which are drawn on the device and which
   // come back (model::Qwen3Model::forward).
   model::StepLogits run(const SchedulerOutput& step, const model::StepSampling& sampling);
+  // The model's activations for steps of up to these bounds (model::Qwen3Model::reserve).
+  void reserve(int64_t max_tokens, int64_t max_seqs) { model_->reserve(*cache_, max_tokens, max_seqs); }
   // The model's warm-up (model::Qwen3Model::warm_up) over the runner's cache.
   model::WarmUp warm_up(int64_t max_tokens, int64_t max_seqs) { return model_->warm_up(*cache_, max_tokens, max_seqs); }
   // Whether draws are made on the device (the model runs on the GPU).

@@ -49,8 +49,9 @@ int64_t gpu_activation_bytes(const io::ModelConfig& config, int64_t max_num_batc
   // Per token: the residual stream's two buffers, normed, attention and MLP outputs; q and the
   // attention output; the fused q/k/v; the fused gate/up and its product.
   const int64_t per_token = kBf16Bytes * (5 * hidden + 2 * q_width + (q_width + 2 * kv_width) + 3 * inter);
-  // The scratch grows geometrically, so it may reach twice the largest step.
-  const int64_t scratch = 2 * std::max(max_num_batched_tokens, kGraphRows) * per_token;
+  // The engine sizes the scratch for its largest step before the first (Qwen3CudaForward::reserve),
+  // so it never grows past it.
+  const int64_t scratch = std::max(max_num_batched_tokens, kGraphRows) * per_token;
   // Logits rows: the gathered hidden rows and the bf16 logits on the device.
   const int64_t logits = std::max(max_num_seqs, kGraphRows) * kBf16Bytes * (hidden + config.vocab_size);
   return scratch + logits + kGemmWorkspaceBytes + cuda::kPrefillSplitWorkspaceBytes + kMarginBytes;

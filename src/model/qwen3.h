@@ -47,6 +47,13 @@ class Qwen3Model {
   // a build without CUDA, too little GPU memory).
   void move_to_gpu();
   Device device() const { return cuda_ ? Device::kCuda : Device::kCpu; }
+  // On the GPU, Qwen3CudaForward::reserve (the activations for steps of up to `max_tokens` rows and
+  // `max_seqs` sequences, sized once); on the CPU nothing.
+  void reserve(const KvCache& cache, int64_t max_tokens, int64_t max_seqs) {
+    if (cuda_) cuda_->reserve(cache, max_tokens, max_seqs);
+  }
+  // On the GPU, the rows of a step its activations hold now; on the CPU 0.
+  int64_t activation_rows() const { return cuda_ ? cuda_->activation_rows() : 0; }
   // On the GPU, Qwen3CudaForward::warm_up for steps of up to `max_tokens` rows and `max_seqs`
   // sequences, returning what ran; on the CPU nothing.
   WarmUp warm_up(KvCache& cache, int64_t max_tokens, int64_t max_seqs) {

@@ -589,13 +589,19 @@ struct WarmUpStep {
 
 }  // namespace
 
+void Qwen3CudaForward::reserve(const KvCache& cache, int64_t max_tokens, int64_t max_seqs) {
+  // A step's rows each take a cache slot, so no step has more than the cache holds (several
+  // sequences' chunks may together pass one context's length, though).
+  const int64_t most_tokens = std::min(max_tokens, cache.num_blocks() * cache.block_size());
+  ensure_scratch(std::max(most_tokens, kMaxGraphBatch));
+  ensure_logits_buffers(std::max(max_seqs, kMaxGraphBatch));
+}
+
 WarmUp Qwen3CudaForward::warm_up(KvCache& cache, int64_t max_tokens, int64_t max_seqs) {
   const auto start = std::chrono::steady_clock::now();
+  reserve(cache, max_tokens, max_seqs);
   int64_t most_context = cache.num_blocks() * cache.block_size();
   if (config_.max_position_embeddings > 0) most_context = std::min(most_context, config_.max_position_embeddings);
-  // Sized for the largest step up front: growing later would move the buffers and drop the graphs.
-  ensure_scratch(std::max(std::min(max_tokens, most_context), kMaxGraphBatch));
-  ensure_logits_buffers(std::max(max_seqs, kMaxGraphBatch));
   WarmUp done;
   // Prefill chunks of 16, 32, … rows at the end of the longest context the ladder reaches, so that
   // attention also takes its way for few queries over many keys.

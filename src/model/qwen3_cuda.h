@@ -60,8 +60,14 @@ class Qwen3CudaForward {
   // wanted or left to the host come back as f32. `cache` must be on the GPU.
   StepLogits forward(const BatchView& batch, KvCache& cache, const StepSampling& sampling);
 
-  // Runs once what a serving engine would otherwise meet in its first requests: the activations
-  // sized for steps of up to `max_tokens` rows (growing later would drop the captured graphs);
+  // Sizes the activations and the logits buffers for steps of up to `max_tokens` rows (at most what
+  // `cache` holds) and `max_seqs` sequences, once: later steps within those bounds never grow them,
+  // so the GPU memory plan reserves them once (gpu_memory.h) and no captured graph is dropped.
+  void reserve(const KvCache& cache, int64_t max_tokens, int64_t max_seqs);
+  // Rows of a step the activations hold now.
+  int64_t activation_rows() const { return scratch_.capacity; }
+
+  // Runs once what a serving engine would otherwise meet in its first requests: reserve();
   // prefill chunks of 16, 32, … rows up to max_tokens or 8,192, at the end of a context that long
   // (the GEMM library and the kernels load their code on first use); and decode steps of every
   // padded batch size up to `max_seqs`, at contexts that take each of attention's ways, each

@@ -23,22 +23,21 @@ TEST(GpuMemory, Qwen3_8bWeightsAreItsParameterCountInBf16) {
   EXPECT_EQ(gpu_weight_bytes(preset_config("qwen3-8b")), int64_t{2} * 8'190'735'360);
 }
 
-// Per token 2 · (5 · 4096 + 2 · 4096 + 6144 + 3 · 12288) = 143,360 bytes; scratch for twice 2048
-// tokens 587,202,560; logits for 256 rows 256 · 2 · (4096 + 151936) = 79,888,384; the GEMM
-// workspace 32 MiB, prefill attention's split workspace 40 MiB and a 512 MiB margin: 1,279,459,328
-// in all.
+// Per token 2 · (5 · 4096 + 2 · 4096 + 6144 + 3 · 12288) = 143,360 bytes; scratch for 2048 tokens
+// 293,601,280; logits for 256 rows 256 · 2 · (4096 + 151936) = 79,888,384; the GEMM workspace
+// 32 MiB, prefill attention's split workspace 40 MiB and a 512 MiB margin: 985,858,048 in all.
 TEST(GpuMemory, ActivationReserveForQwen3_8b) {
-  EXPECT_EQ(gpu_activation_bytes(preset_config("qwen3-8b"), 2048, 256), 1'279'459'328);
+  EXPECT_EQ(gpu_activation_bytes(preset_config("qwen3-8b"), 2048, 256), 985'858'048);
 }
 
 TEST(GpuMemory, TheCacheGetsTheShareLeftAfterOthersWeightsAndActivations) {
   const io::ModelConfig config = preset_config("qwen3-8b");
   // An 80 GiB GPU with 1 GiB in use: 0.9 of it is 72 GiB, 71 of which are this process's to take.
   const GpuMemoryPlan plan = plan_gpu_memory(config, 0.9, 2048, 256, 80 * kGiB, 79 * kGiB);
-  EXPECT_EQ(plan.kv_cache_bytes, 71 * kGiB - int64_t{16'381'470'720} - 1'279'459'328);
+  EXPECT_EQ(plan.kv_cache_bytes, 71 * kGiB - int64_t{16'381'470'720} - 985'858'048);
   // Utilization 1 still cannot take more than is free.
   const GpuMemoryPlan all = plan_gpu_memory(config, 1.0, 2048, 256, 80 * kGiB, 50 * kGiB);
-  EXPECT_EQ(all.kv_cache_bytes, 50 * kGiB - int64_t{16'381'470'720} - 1'279'459'328);
+  EXPECT_EQ(all.kv_cache_bytes, 50 * kGiB - int64_t{16'381'470'720} - 985'858'048);
 }
 
 TEST(GpuMemory, TooLittleLeftIsAClearResourceError) {

@@ -290,6 +290,31 @@ TEST_P(Qwen3BatchingTest, WarmUpLeavesTheCacheAndTheStepsAsTheyWere) {
   }
 }
 
+// The activations reserved for steps of up to 300 rows hold a 300-row prefill and a decode step
+// without growing (growing would drop the captured graphs and pass the GPU memory plan); bounds past
+// what the cache holds are cut to it.
+TEST_P(Qwen3BatchingTest, ReservedActivationsHoldEveryStepWithinTheirBounds) {
+  Qwen3Model model = load_model();
+  support::SequenceState seq = support::sequential_blocks(kLongPrompt + 1);
+  KvCache cache(model.config(), static_cast<int64_t>(seq.block_table.size()) + 20, model.device());
+  model.reserve(cache, kLongPrompt, /*max_seqs=*/4);
+  if (device_ == Device::kCpu) {
+    EXPECT_EQ(model.activation_rows(), 0);
+    return;
+  }
+  EXPECT_EQ(model.activation_rows(), kLongPrompt);
+  const std::vector<int32_t> prompt = random_prompt(model.config().vocab_size, kLongPrompt, 11);
+  BatchView prefill;
+  support::append_rows(prefill, seq, prompt, std::vector<int32_t>{kLongPrompt - 1});
+  const int32_t token = support::argmax(support::logits_row(model.forward(prefill, cache), 0));
+  BatchView decode;
+  support::append_rows(decode, seq, std::vector<int32_t>{token}, std::vector<int32_t>{0});
+  model.forward(decode, cache);
+  EXPECT_EQ(model.activation_rows(), kLongPrompt);
+  model.reserve(cache, int64_t{1} << 30, 4);
+  EXPECT_EQ(model.activation_rows(), cache.num_blocks() * cache.block_size());
+}
+
 std::string batching_test_name(const ::testing::TestParamInfo<std::tuple<std::string, Device>>& info) {
   std::string name = std::get<0>(info.param) + (std::get<1>(info.param) == Device::kCuda ? "_cuda" : "_cpu");
   std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)) && c != '_'; }, '_');
