@@ -11,7 +11,8 @@
 // after a warm-up).
 //
 // Usage: cuda_attention_bench [--runs N] [--only prefill|decode] [--peak-tbs X] [--batches B...]
-//                             [--contexts L...] [--way auto|tensor-cores|clusters|workspace]
+//                             [--contexts L...]
+//                             [--way auto|tensor-cores-short|tensor-cores|clusters|workspace]
 //                             [--spread S]
 #include <cstdio>
 
@@ -125,10 +126,11 @@ void run_prefill(int runs) {
 struct DecodeSweep {
   std::vector<int64_t> batches = {1, 2, 8, 64};
   std::vector<int64_t> contexts = {128, 1024, 4096, 16384, 32768};
-  std::string way = "auto";  // or one way for every shape: "tensor-cores", "clusters", "workspace"
+  std::string way = "auto";  // or one way for every shape: "tensor-cores-short", "tensor-cores", …
   double spread = 0.0;       // the rows' contexts spread evenly over context · (1 ± spread)
 
   cuda::AttentionWay way_for(int64_t batch, int64_t longest, int64_t total) const {
+    if (way == "tensor-cores-short") return cuda::AttentionWay::kTensorCoresShort;
     if (way == "tensor-cores") return cuda::AttentionWay::kTensorCores;
     if (way == "clusters") return cuda::AttentionWay::kClusters;
     if (way == "workspace") return cuda::AttentionWay::kWorkspace;
@@ -321,7 +323,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--way", sweep.way, "Decode: the way cuda::attention_way picks (auto), or one way for every shape")
       ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "tensor-cores", "clusters", "workspace"}));
+      ->check(CLI::IsMember({"auto", "tensor-cores-short", "tensor-cores", "clusters", "workspace"}));
   app.add_option("--spread", sweep.spread,
                  "Decode: the rows' contexts spread evenly over context x (1 +- spread), the floor reading their mean")
       ->capture_default_str()

@@ -616,7 +616,8 @@ WarmUp Qwen3CudaForward::warm_up(KvCache& cache, int64_t max_tokens, int64_t max
   }
   // Decode steps of every padded batch size, at contexts that take each of attention's ways there
   // (cuda::attention_way): each is captured once.
-  const int64_t decode_contexts[] = {1, cuda::kSplitAttentionContext, cuda::kTensorCoreAttentionMaxKeys + 1};
+  const int64_t decode_contexts[] = {1, cuda::kShortAttentionContext + 1, cuda::kSplitAttentionContext,
+                                     cuda::kTensorCoreAttentionMaxKeys + 1};
   for (int64_t seqs = 1; seqs <= graph_bucket(std::min(max_seqs, kMaxGraphBatch)); seqs *= 2) {
     for (const int64_t context : decode_contexts) {
       if (context > most_context) continue;

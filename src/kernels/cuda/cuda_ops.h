@@ -145,16 +145,20 @@ void gated_linear(Tensor& out, const PreNorm& in, const Tensor& gate_up, Tensor&
 // - kTensorCores: the block's query heads as a dimension of tensor-core products, each context split
 //   over enough blocks to fill the GPU, merged through a cluster from batch 8 (Qwen3's 8 kv heads)
 //   and through the workspace below; for small launches, whose cost is the walk's latency.
+// - kTensorCoresShort: the same at contexts up to kShortAttentionContext, below batch 8 in blocks
+//   that fit the shared-memory carve-out of the step's other kernels, so that the SMs need not drain
+//   to change it before and after attention.
 // - kClusters: CUDA cores, a context split over a thread-block cluster; wide batches at short
 //   contexts.
 // - kWorkspace: CUDA cores, a context split over many blocks; long contexts.
 // The tensor-core way (at small batch) and the workspace way merge the blocks' states through one
 // fixed workspace per device, so such calls on one device must not run at the same time (hanlin
 // issues a model's kernels on one stream). A captured launch replays its way.
-enum class AttentionWay { kTensorCores, kClusters, kWorkspace };
+enum class AttentionWay { kTensorCoresShort, kTensorCores, kClusters, kWorkspace };
 
 inline const char* attention_way_name(AttentionWay way) {
   switch (way) {
+    case AttentionWay::kTensorCoresShort: return "tensor cores, short";
     case AttentionWay::kTensorCores: return "tensor cores";
     case AttentionWay::kClusters: return "clusters";
     case AttentionWay::kWorkspace: return "workspace";
@@ -188,6 +192,12 @@ inline constexpr int64_t kTensorCoreAttentionMaxKeys = 32768;  // the rows' cont
 inline constexpr int64_t kTensorCoreAttentionMaxWideRows = 16;
 inline constexpr int64_t kTensorCoreAttentionMaxWideKeys = 24576;  // from 17 rows
 
+// Up to this longest context the tensor-core way takes its short form. Measured on an H100 (decode_ab)
+// with that form at every context and the rope kernel at the same carve-out: Qwen3-14B 1x128 −0.6 %
+// (two rounds); Qwen3-8B 1x1024 −0.4 %, 4x1024 −0.2 %, but 1x4096 +0.9 % (one round each). With this
+// edge, in another call: Qwen3-14B 1x128 −0.8 % (two rounds), Qwen3-8B 1x1024 +0.4 % (one round).
+inline constexpr int64_t kShortAttentionContext = 1024;
+
 // Batches of these many rows split over the workspace whatever their contexts: Qwen3-8B decode
 // steps took 6–7 % less time than with clusters at batch 8 and 16 with 1K contexts, but 2.4 % more
 // at batch 32 with 128.
@@ -200,7 +210,7 @@ inline AttentionWay attention_way(int64_t num_rows, int64_t longest_context, int
       num_rows <= kTensorCoreAttentionMaxWideRows ? kTensorCoreAttentionMaxKeys : kTensorCoreAttentionMaxWideKeys;
   if (num_rows <= kTensorCoreAttentionMaxRows && total_context <= max_keys &&
       2 * num_rows * longest_context <= 3 * max_keys) {
-    return AttentionWay::kTensorCores;
+    return longest_context <= kShortAttentionContext ? AttentionWay::kTensorCoresShort : AttentionWay::kTensorCores;
   }
   const bool split_rows = num_rows >= kSplitAttentionMinRows && num_rows <= kSplitAttentionMaxRows;
   return longest_context >= kSplitAttentionContext || split_rows ? AttentionWay::kWorkspace : AttentionWay::kClusters;

@@ -323,14 +323,12 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize, kMinBlocksPerSm<kTo
   }
 }
 
-// Every GEMV kernel asks for one shared-memory carve-out, 29 % of an SM's 228 KB (the driver picks
-// the nearest size it has): room for three blocks' normed rows at Qwen3-14B's width (3 × 11 KB with
-// the driver's reserve), and the same size for the plain and the normed forms, so that an SM need
-// not drain between their launches to change it. Qwen3-14B decode steps at 1x128 on an H200, two
-// runs each: 7.98 and 7.95 ms before the normed form; with it, 8.33 and 8.35 ms at the default
-// carve-outs and blocks of one item a warp, 8.09 and 8.11 with this carve-out, and 7.74 and 7.78
-// with this carve-out and one wave of blocks (launch).
-constexpr int kCarveoutPercent = 29;
+// Every GEMV kernel asks for the chain's carve-out (dependent_launch.cuh): room for three blocks'
+// normed rows at Qwen3-14B's width (3 × 11 KB with the driver's reserve), and the same size for the
+// plain and the normed forms, so that an SM need not drain between their launches to change it.
+// Qwen3-14B decode steps at 1x128 on an H200, two runs each: 7.98 and 7.95 ms before the normed
+// form; with it, 8.33 and 8.35 ms at the default carve-outs and blocks of one item a warp, 8.09 and
+// 8.11 with this carve-out, and 7.74 and 7.78 with this carve-out and one wave of blocks (launch).
 
 // How many blocks of `kernel` an SM holds with `shared_bytes` of dynamic shared memory each (the
 // registers' bound, or the normed rows' at large K). The first call for a kernel sets its
@@ -341,7 +339,7 @@ int resident_blocks(void (*kernel)(GemvArgs), size_t shared_bytes) {
   std::lock_guard lock(mutex);
   const auto found = known.find({kernel, shared_bytes});
   if (found != known.end()) return found->second;
-  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, kCarveoutPercent));
+  use_chain_carveout(reinterpret_cast<const void*>(kernel));
   int blocks = 0;
   CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kWarpsPerBlock * kWarpSize,
                                                            shared_bytes));

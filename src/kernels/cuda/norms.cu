@@ -97,6 +97,7 @@ void launch_rms_norm(__nv_bfloat16* out, __nv_bfloat16* residual_out, const __nv
   const dim3 grid(static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block));
   auto* kernel = vector_width == kBf16PerVector ? rms_norm_kernel<kBf16PerVector, kAddResidual>
                                                 : rms_norm_kernel<1, kAddResidual>;
+  use_chain_carveout(reinterpret_cast<const void*>(kernel));
   launch_dependent(kernel, grid, block, 0, stream, 1, out, residual_out, residual, in, weight, rows, width, eps);
 }
 

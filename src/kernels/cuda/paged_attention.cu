@@ -931,6 +931,12 @@ __global__ void __launch_bounds__(kClusterThreads) clustered_attention_kernel(co
 // - Fewer groups merge through the workspace, like the CUDA-core split, in blocks of kMmaSplitWarps
 //   warps, two an SM. (Blocks of 8 warps there, one an SM, were 5 % faster at batch 1 × 16K but 17 %
 //   slower at 2 × 1K.)
+//
+// Short contexts (AttentionWay::kTensorCoresShort) take the workspace's blocks with kMmaShortStages
+// stages, one block an SM at the shared-memory carve-out of the kernels around them
+// (use_chain_carveout), rather than two at the largest: an SM changes its carve-out only once it
+// has drained, so at the largest the attention of a short context cost Qwen3-14B 11.6 µs a layer at
+// 128 keys, 7.9 µs at the chain's (H100, kernel timeline; bench/RESULTS.md, 2026-11-28).
 
 constexpr int kMmaSplitWarps = 4;    // a block of a split over the workspace
 constexpr int kMmaClusterWarps = 8;  // a block of a split over a cluster: one block an SM
@@ -938,6 +944,7 @@ constexpr int kMaxMmaClusterSplits = 2;
 constexpr int64_t kMinClusterGroups = 64;
 constexpr int kKeyTile = 16;  // keys per warp per step: the n of two m16n8k16 products
 constexpr int kMmaStages = 3;
+constexpr int kMmaShortStages = 2;  // 64 KB a block at Qwen3's head dim: one fits the chain's carve-out
 
 // The block's dynamic shared memory: every warp's stages of K and V tiles, reused by the warps'
 // merge.
@@ -946,9 +953,9 @@ constexpr int mma_tile_bytes() {
   return 2 * kKeyTile * kHeadDim * static_cast<int>(sizeof(__nv_bfloat16));  // K then V
 }
 
-template <int kHeadDim, int kWarps>
+template <int kHeadDim, int kWarps, int kStages>
 constexpr int mma_shared_bytes() {
-  return kWarps * kMmaStages * mma_tile_bytes<kHeadDim>();
+  return kWarps * kStages * mma_tile_bytes<kHeadDim>();
 }
 
 // A K or V tile in shared memory: 16 rows (keys) of kHeadDim / 8 16-byte pieces, piece c of row r
@@ -1108,7 +1115,7 @@ __device__ __forceinline__ void fold_key_tile(MmaState<kHeadDim>& state, const u
 }
 
 // A warp walks its tiles of the block's keys [begin, end): tiles warp, warp + kWarps, … of 16
-// keys, each copied into the warp's stage (tile index) % kMmaStages.
+// keys, each copied into the warp's stage (tile index) % (its stages).
 template <int kWarps>
 constexpr int kTileStride = kWarps * kKeyTile;
 
@@ -1121,16 +1128,16 @@ __device__ __forceinline__ uint32_t stage_tile(uint32_t warp_stages, int stage) 
   return warp_stages + stage * mma_tile_bytes<kHeadDim>();
 }
 
-// Before the wait: starts the copies of the warp's first kMmaStages tiles (a group each), but not of
+// Before the wait: starts the copies of the warp's first kStages tiles (a group each), but not of
 // keys from work.old_keys on: this step's kernels write those (copy_new_keys, after the wait). Older
 // keys were written by earlier steps, which completed before this one began, so their reads overlap
 // the kernels before this one; at small batch a block's whole range often fits these stages.
-template <int kHeadDim, int kWarps>
+template <int kHeadDim, int kWarps, int kStages>
 __device__ void prefetch_old_keys(const AttentionArgs& args, const BlockWork& work, const TableWindow& window,
                                   KeyRange keys, uint32_t warp_stages, int lane) {
   const int copy_end = min(work.old_keys, keys.end);
 #pragma unroll
-  for (int stage = 0; stage < kMmaStages; ++stage) {
+  for (int stage = 0; stage < kStages; ++stage) {
     const int first = first_warp_tile(keys) + stage * kTileStride<kWarps>;
     if (first < keys.end)
       copy_key_tile<kHeadDim>(stage_tile<kHeadDim>(warp_stages, stage), args, work, window, first, copy_end, keys.end,
@@ -1140,11 +1147,11 @@ __device__ void prefetch_old_keys(const AttentionArgs& args, const BlockWork& wo
 }
 
 // After the wait: the keys of those tiles that this step wrote (at most the newest at decode).
-template <int kHeadDim, int kWarps>
+template <int kHeadDim, int kWarps, int kStages>
 __device__ void copy_new_keys(const AttentionArgs& args, const BlockWork& work, const TableWindow& window,
                               KeyRange keys, uint32_t warp_stages, int lane) {
 #pragma unroll
-  for (int stage = 0; stage < kMmaStages; ++stage) {
+  for (int stage = 0; stage < kStages; ++stage) {
     const int first = first_warp_tile(keys) + stage * kTileStride<kWarps>;
     const int from = max(first, work.old_keys);
     const int to = min(first + kKeyTile, keys.end);
@@ -1154,9 +1161,9 @@ __device__ void copy_new_keys(const AttentionArgs& args, const BlockWork& work, 
   }
 }
 
-// The warp's pass over its tiles, the first kMmaStages already copied (prefetch_old_keys and
-// copy_new_keys): each step folds the oldest stage's tile, then copies the tile kMmaStages on into it.
-template <int kHeadDim, int kWarps>
+// The warp's pass over its tiles, the first kStages already copied (prefetch_old_keys and
+// copy_new_keys): each step folds the oldest stage's tile, then copies the tile kStages on into it.
+template <int kHeadDim, int kWarps, int kStages>
 __device__ void attend_keys_mma(MmaState<kHeadDim>& state, const AttentionArgs& args, const BlockWork& work,
                                 const TableWindow& window, const uint32_t (&query)[kHeadDim / 16][2],
                                 KeyRange keys, uint32_t warp_stages, int lane) {
@@ -1169,15 +1176,15 @@ __device__ void attend_keys_mma(MmaState<kHeadDim>& state, const AttentionArgs& 
   }
   int stage = 0;
   for (int first = first_warp_tile(keys); first < keys.end; first += kTileStride<kWarps>) {
-    wait_copies<kMmaStages - 1>();
+    wait_copies<kStages - 1>();
     __syncwarp();  // every lane's copies of this tile have landed
     const uint32_t tile = stage_tile<kHeadDim>(warp_stages, stage);
     fold_key_tile<kHeadDim>(state, query, tile, first, keys.end, args.scale_log2, lane);
     __syncwarp();  // every lane has read the tile before it is copied over
-    const int next = first + kMmaStages * kTileStride<kWarps>;
+    const int next = first + kStages * kTileStride<kWarps>;
     if (next < keys.end) copy_key_tile<kHeadDim>(tile, args, work, window, next, keys.end, keys.end, lane);
     commit_copies();
-    stage = stage + 1 == kMmaStages ? 0 : stage + 1;
+    stage = stage + 1 == kStages ? 0 : stage + 1;
   }
   wait_copies<0>();
   state.running_sum += __shfl_xor_sync(0xffffffffu, state.running_sum, 1);
@@ -1192,7 +1199,7 @@ __device__ void merge_warps(const MmaState<kHeadDim>& state, BlockState<kHeadDim
   __shared__ float warp_max[kWarps][kHeads];
   __shared__ float warp_sum[kWarps][kHeads];
   auto& warp_output = *static_cast<float(*)[kWarps][kHeads][kHeadDim]>(scratch);
-  static_assert(sizeof(float) * kWarps * kHeads * kHeadDim <= mma_shared_bytes<kHeadDim, kWarps>(),
+  static_assert(sizeof(float) * kWarps * kHeads * kHeadDim <= mma_shared_bytes<kHeadDim, kWarps, kMmaShortStages>(),
                 "the warps' outputs fit the stages");
   const int warp = threadIdx.x / kWarpSize;
   const int lane = threadIdx.x % kWarpSize;
@@ -1231,9 +1238,10 @@ __device__ void merge_warps(const MmaState<kHeadDim>& state, BlockState<kHeadDim
 }
 
 // Grid (T, kv_heads, head chunks × num_splits); blockDim.x kWarps · 32; mma_shared_bytes of dynamic
-// shared memory. kClustered: each group's num_splits blocks are one cluster and merge through
-// distributed shared memory (store_cluster_output), else through the workspace (finish_split).
-template <int kHeadDim, int kHeads, int kWarps, bool kClustered>
+// shared memory, kStages tiles a warp. kClustered: each group's num_splits blocks are one cluster and
+// merge through distributed shared memory (store_cluster_output), else through the workspace
+// (finish_split).
+template <int kHeadDim, int kHeads, int kWarps, int kStages, bool kClustered>
 __global__ void __launch_bounds__(kWarps * kWarpSize) mma_attention_kernel(const AttentionArgs args, int num_splits) {
   static_assert(kHeads <= 8, "the heads are rows 0–7 of the products' 16");
   allow_next_kernel();
@@ -1243,23 +1251,25 @@ __global__ void __launch_bounds__(kWarps * kWarpSize) mma_attention_kernel(const
       work.seq < 0 ? KeyRange{0, 0} : split_keys(work.num_keys, num_splits, work.split, kKeysPerStep);
   __shared__ TableWindow window;
   extern __shared__ uint4 stages[];
-  const uint32_t warp_stages = shared_address(stages) + (threadIdx.x / kWarpSize) * kMmaStages *
+  const uint32_t warp_stages = shared_address(stages) + (threadIdx.x / kWarpSize) * kStages *
                                                             mma_tile_bytes<kHeadDim>();
   const int lane = threadIdx.x % kWarpSize;
   if (keys.begin < keys.end) load_table_window(window, args, work, keys.begin);
   __syncthreads();  // the table window is loaded
-  if (keys.begin < keys.end) prefetch_old_keys<kHeadDim, kWarps>(args, work, window, keys, warp_stages, lane);
+  if (keys.begin < keys.end) {
+    prefetch_old_keys<kHeadDim, kWarps, kStages>(args, work, window, keys, warp_stages, lane);
+  }
   // Every block passes the wait, even one with nothing to do (dependent_launch.cuh).
   wait_for_previous_kernel();
   // A row no sequence owns keeps its values; a cluster shares one row, so its blocks leave together.
   // A split block with no keys leaves too, but a cluster's goes on to its barriers with an empty state.
   if (work.seq < 0 || (!kClustered && keys.begin >= keys.end)) return;
-  copy_new_keys<kHeadDim, kWarps>(args, work, window, keys, warp_stages, lane);
+  copy_new_keys<kHeadDim, kWarps, kStages>(args, work, window, keys, warp_stages, lane);
   uint32_t query[kHeadDim / 16][2];
   load_query_fragments<kHeadDim, kHeads>(args, work, lane, query);
 
   MmaState<kHeadDim> state;
-  attend_keys_mma<kHeadDim, kWarps>(state, args, work, window, query, keys, warp_stages, lane);
+  attend_keys_mma<kHeadDim, kWarps, kStages>(state, args, work, window, query, keys, warp_stages, lane);
   __shared__ BlockState<kHeadDim, kHeads> block;
   merge_warps<kHeadDim, kHeads, kWarps>(state, block, work.num_heads_here, stages);
   if constexpr (kClustered) {
@@ -1380,16 +1390,34 @@ std::array<int, kMaxMmaClusterSplits + 1> active_clusters(Kernel kernel, int thr
   return counts;
 }
 
+// The tensor-core walk over the workspace; kShort: with kMmaShortStages stages a warp, one block an SM
+// at the chain's carve-out ("Short contexts" above).
+template <int kHeadDim, int kHeads, bool kShort>
+void launch_mma_over_workspace(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream) {
+  constexpr int kStages = kShort ? kMmaShortStages : kMmaStages;
+  const auto kernel = mma_attention_kernel<kHeadDim, kHeads, kMmaSplitWarps, kStages, false>;
+  constexpr int kThreadsHere = kMmaSplitWarps * kWarpSize;
+  constexpr int kSharedBytes = mma_shared_bytes<kHeadDim, kMmaSplitWarps, kStages>();
+  // The kernel's occupancy depends on its registers, shared memory, carve-out and the GPU only: asked
+  // once.
+  static const int blocks_per_sm = [&] {
+    if (kShort) use_chain_carveout(reinterpret_cast<const void*>(kernel));
+    return resident_blocks_per_sm(kernel, kThreadsHere, kSharedBytes);
+  }();
+  const int splits = workspace_splits<kHeads>(args, num_rows, blocks_per_sm);
+  launch_over_workspace<kHeads>(kernel, kThreadsHere, kSharedBytes, splits, args, num_rows, stream);
+}
+
 // The tensor-core walk, its splits merged through clusters from kMinClusterGroups groups on, else
 // through the workspace ("Small batches" above).
 template <int kHeadDim, int kHeads>
-void launch_mma(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream) {
+void launch_mma(const AttentionArgs& args, int64_t num_rows, bool short_contexts, cudaStream_t stream) {
   const int chunks = (args.heads_per_kv_head + kHeads - 1) / kHeads;
   const int64_t num_groups = num_rows * args.kv_heads * chunks;
   if (num_groups >= kMinClusterGroups) {
-    const auto kernel = mma_attention_kernel<kHeadDim, kHeads, kMmaClusterWarps, true>;
+    const auto kernel = mma_attention_kernel<kHeadDim, kHeads, kMmaClusterWarps, kMmaStages, true>;
     constexpr int kThreadsHere = kMmaClusterWarps * kWarpSize;
-    constexpr int kSharedBytes = mma_shared_bytes<kHeadDim, kMmaClusterWarps>();
+    constexpr int kSharedBytes = mma_shared_bytes<kHeadDim, kMmaClusterWarps, kMmaStages>();
     // The kernel's occupancy depends on its registers, shared memory and the GPU only: asked once.
     static const std::array<int, kMaxMmaClusterSplits + 1> counts =
         active_clusters(kernel, kThreadsHere, kSharedBytes);
@@ -1402,18 +1430,15 @@ void launch_mma(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream
     return launch_dependent(kernel, grid, dim3(kThreadsHere), static_cast<size_t>(kSharedBytes), stream,
                             static_cast<unsigned>(splits), args, splits);
   }
-  const auto kernel = mma_attention_kernel<kHeadDim, kHeads, kMmaSplitWarps, false>;
-  constexpr int kThreadsHere = kMmaSplitWarps * kWarpSize;
-  constexpr int kSharedBytes = mma_shared_bytes<kHeadDim, kMmaSplitWarps>();
-  static const int blocks_per_sm = resident_blocks_per_sm(kernel, kThreadsHere, kSharedBytes);  // likewise
-  const int splits = workspace_splits<kHeads>(args, num_rows, blocks_per_sm);
-  launch_over_workspace<kHeads>(kernel, kThreadsHere, kSharedBytes, splits, args, num_rows, stream);
+  if (short_contexts) return launch_mma_over_workspace<kHeadDim, kHeads, true>(args, num_rows, stream);
+  launch_mma_over_workspace<kHeadDim, kHeads, false>(args, num_rows, stream);
 }
 
 template <int kHeadDim, int kHeads>
 void launch(const AttentionArgs& args, int64_t num_rows, AttentionWay way, cudaStream_t stream) {
   switch (way) {
-    case AttentionWay::kTensorCores: return launch_mma<kHeadDim, kHeads>(args, num_rows, stream);
+    case AttentionWay::kTensorCoresShort: return launch_mma<kHeadDim, kHeads>(args, num_rows, true, stream);
+    case AttentionWay::kTensorCores: return launch_mma<kHeadDim, kHeads>(args, num_rows, false, stream);
     case AttentionWay::kWorkspace: return launch_split<kHeadDim, kHeads>(args, num_rows, stream);
     case AttentionWay::kClusters: return launch_clustered<kHeadDim, kHeads>(args, num_rows, stream);
   }

@@ -271,6 +271,7 @@ void qkv_rope_cache_write(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Ten
   auto* kernel = args.half_dim <= kWarpSize       ? qkv_rope_cache_write_kernel<1>
                  : args.half_dim <= 2 * kWarpSize ? qkv_rope_cache_write_kernel<2>
                                                   : qkv_rope_cache_write_kernel<4>;
+  use_chain_carveout(reinterpret_cast<const void*>(kernel));
   launch_dependent(kernel, grid, block, 0, cuda_stream, 1, args);
 }
 

@@ -96,8 +96,8 @@ Tensor initial_output(const AttentionCase& input, uint32_t seed) {
 }
 
 // Every way the launch can walk the contexts (cuda::attention_way picks one per launch).
-const cuda::AttentionWay kWays[] = {cuda::AttentionWay::kTensorCores, cuda::AttentionWay::kClusters,
-                                    cuda::AttentionWay::kWorkspace};
+const cuda::AttentionWay kWays[] = {cuda::AttentionWay::kTensorCoresShort, cuda::AttentionWay::kTensorCores,
+                                    cuda::AttentionWay::kClusters, cuda::AttentionWay::kWorkspace};
 
 std::string way_label(cuda::AttentionWay way) { return std::string(" (") + cuda::attention_way_name(way) + ")"; }
 
@@ -138,13 +138,15 @@ void check_against_reference(const std::string& name, const std::vector<SeqShape
 
 // The choice of way at its edges (cuda_ops.h): tensor cores for up to 16 rows with up to 32,768
 // keys among them, and for 17–32 rows with up to 24,576, while rows × the longest context stays
-// within 1.5 times that; beyond, the CUDA-core ways.
+// within 1.5 times that, in their short form up to 1,024 keys a row; beyond, the CUDA-core ways.
 TEST(CudaAttentionWay, PicksByRowsAndKeys) {
   using cuda::AttentionWay;
-  EXPECT_EQ(cuda::attention_way(1, 1), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(1, 1), AttentionWay::kTensorCoresShort);
+  EXPECT_EQ(cuda::attention_way(1, 1024), AttentionWay::kTensorCoresShort);
+  EXPECT_EQ(cuda::attention_way(1, 1025), AttentionWay::kTensorCores);
   EXPECT_EQ(cuda::attention_way(1, 32768), AttentionWay::kTensorCores);
   EXPECT_EQ(cuda::attention_way(1, 32769), AttentionWay::kWorkspace);
-  EXPECT_EQ(cuda::attention_way(4, 256), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(4, 256), AttentionWay::kTensorCoresShort);
   EXPECT_EQ(cuda::attention_way(7, 4681), AttentionWay::kTensorCores);
   EXPECT_EQ(cuda::attention_way(7, 4682), AttentionWay::kWorkspace);
   EXPECT_EQ(cuda::attention_way(8, 4096), AttentionWay::kTensorCores);
@@ -153,7 +155,7 @@ TEST(CudaAttentionWay, PicksByRowsAndKeys) {
   EXPECT_EQ(cuda::attention_way(16, 2049), AttentionWay::kWorkspace);
   EXPECT_EQ(cuda::attention_way(17, 1445), AttentionWay::kTensorCores);
   EXPECT_EQ(cuda::attention_way(17, 1446), AttentionWay::kWorkspace);
-  EXPECT_EQ(cuda::attention_way(32, 768), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(32, 768), AttentionWay::kTensorCoresShort);
   EXPECT_EQ(cuda::attention_way(32, 769), AttentionWay::kClusters);
   EXPECT_EQ(cuda::attention_way(33, 128), AttentionWay::kClusters);
   EXPECT_EQ(cuda::attention_way(64, 4096), AttentionWay::kWorkspace);
@@ -166,6 +168,8 @@ TEST(CudaAttentionWay, PicksByRowsAndKeys) {
   EXPECT_EQ(cuda::attention_way(20, 1843, 24576), AttentionWay::kTensorCores);
   EXPECT_EQ(cuda::attention_way(20, 1844, 24576), AttentionWay::kWorkspace);
   EXPECT_EQ(cuda::attention_way(20, 1500, 24577), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(20, 1024, 10000), AttentionWay::kTensorCoresShort);
+  EXPECT_EQ(cuda::attention_way(20, 1025, 10000), AttentionWay::kTensorCores);
 }
 
 // (heads, kv_heads): GQA ratios 1, 2, 4 and 8, the last MQA.
