@@ -1115,7 +1115,7 @@ __device__ __forceinline__ void fold_key_tile(MmaState<kHeadDim>& state, const u
 }
 
 // A warp walks its tiles of the block's keys [begin, end): tiles warp, warp + kWarps, … of 16
-// keys, each copied into the warp's stage (tile index) % (its stages).
+// keys, each copied into the warp's stage (tile index) mod its stage count.
 template <int kWarps>
 constexpr int kTileStride = kWarps * kKeyTile;
 
@@ -1199,6 +1199,7 @@ __device__ void merge_warps(const MmaState<kHeadDim>& state, BlockState<kHeadDim
   __shared__ float warp_max[kWarps][kHeads];
   __shared__ float warp_sum[kWarps][kHeads];
   auto& warp_output = *static_cast<float(*)[kWarps][kHeads][kHeadDim]>(scratch);
+  // The fewest stages a launch has (the short form's).
   static_assert(sizeof(float) * kWarps * kHeads * kHeadDim <= mma_shared_bytes<kHeadDim, kWarps, kMmaShortStages>(),
                 "the warps' outputs fit the stages");
   const int warp = threadIdx.x / kWarpSize;
