@@ -12,7 +12,7 @@
 //
 // Usage: cuda_attention_bench [--runs N] [--only prefill|decode] [--peak-tbs X] [--batches B...]
 //                             [--contexts L...]
-//                             [--way auto|tensor-cores-short|tensor-cores|clusters|workspace]
+//                             [--way auto|tensor-cores-short|tensor-cores|tensor-cores-wide|clusters|workspace]
 //                             [--spread S]
 #include <cstdio>
 
@@ -132,6 +132,7 @@ struct DecodeSweep {
   cuda::AttentionWay way_for(int64_t batch, int64_t longest, int64_t total) const {
     if (way == "tensor-cores-short") return cuda::AttentionWay::kTensorCoresShort;
     if (way == "tensor-cores") return cuda::AttentionWay::kTensorCores;
+    if (way == "tensor-cores-wide") return cuda::AttentionWay::kTensorCoresWide;
     if (way == "clusters") return cuda::AttentionWay::kClusters;
     if (way == "workspace") return cuda::AttentionWay::kWorkspace;
     return cuda::attention_way(batch, longest, total);
@@ -323,7 +324,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--way", sweep.way, "Decode: the way cuda::attention_way picks (auto), or one way for every shape")
       ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "tensor-cores-short", "tensor-cores", "clusters", "workspace"}));
+      ->check(CLI::IsMember(
+          {"auto", "tensor-cores-short", "tensor-cores", "tensor-cores-wide", "clusters", "workspace"}));
   app.add_option("--spread", sweep.spread,
                  "Decode: the rows' contexts spread evenly over context x (1 +- spread), the floor reading their mean")
       ->capture_default_str()

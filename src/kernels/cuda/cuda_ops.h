@@ -148,18 +148,22 @@ void gated_linear(Tensor& out, const PreNorm& in, const Tensor& gate_up, Tensor&
 // - kTensorCoresShort: the same at contexts up to kShortAttentionContext, below batch 8 in blocks
 //   that fit the shared-memory carve-out of the step's other kernels, so that the SMs need not drain
 //   to change it before and after attention.
+// - kTensorCoresWide: the same walk, the rows' keys cut into parts of about equal length that one
+//   wave of blocks shares out (measured on an H200, 2026-11-28); from kWideAttentionMinRows rows at
+//   long contexts, where the rows' contexts differ most.
 // - kClusters: CUDA cores, a context split over a thread-block cluster; wide batches at short
 //   contexts.
 // - kWorkspace: CUDA cores, a context split over many blocks; long contexts.
-// The tensor-core way (at small batch) and the workspace way merge the blocks' states through one
-// fixed workspace per device, so such calls on one device must not run at the same time (hanlin
-// issues a model's kernels on one stream). A captured launch replays its way.
-enum class AttentionWay { kTensorCoresShort, kTensorCores, kClusters, kWorkspace };
+// The tensor-core ways (at small batch, and wide) and the workspace way merge the blocks' states
+// through one fixed workspace per device, so such calls on one device must not run at the same time
+// (hanlin issues a model's kernels on one stream). A captured launch replays its way.
+enum class AttentionWay { kTensorCoresShort, kTensorCores, kTensorCoresWide, kClusters, kWorkspace };
 
 inline const char* attention_way_name(AttentionWay way) {
   switch (way) {
     case AttentionWay::kTensorCoresShort: return "tensor cores, short";
     case AttentionWay::kTensorCores: return "tensor cores";
+    case AttentionWay::kTensorCoresWide: return "tensor cores, wide";
     case AttentionWay::kClusters: return "clusters";
     case AttentionWay::kWorkspace: return "workspace";
   }
@@ -204,8 +208,22 @@ inline constexpr int64_t kShortAttentionContext = 1024;
 inline constexpr int64_t kSplitAttentionMinRows = 8;
 inline constexpr int64_t kSplitAttentionMaxRows = 31;
 
+// From this many rows, up to kWideAttentionMaxRows, contexts from kSplitAttentionContext keys take the
+// wide tensor-core walk. Measured on an H200 (Qwen3-8B, kernel alone and decode steps,
+// bench/RESULTS.md 2026-11-28) against the ways below: alone it was faster from 4 rows at 4K–16K
+// keys (16 × 4K 86.5 against 103 µs, 64 × 16K 1,319 against 1,426) and far faster where the rows'
+// contexts spread ±50 % (64 × 16K 1,396 against 1,980, 2 × 16K 46.7 against 61.6); in steps it took
+// 0.8 % less time at 16x4096 and 3.4 % less at 32x4096, but 0.9–3.3 % more at 1x2048, 1x16384 and
+// 4x4096, and 0.9 % more at 64x1024 (one round each).
+inline constexpr int64_t kWideAttentionMinRows = 16;
+inline constexpr int64_t kWideAttentionMaxRows = 256;
+
 // total_context: the rows' contexts summed.
 inline AttentionWay attention_way(int64_t num_rows, int64_t longest_context, int64_t total_context) {
+  if (num_rows >= kWideAttentionMinRows && num_rows <= kWideAttentionMaxRows &&
+      longest_context >= kSplitAttentionContext) {
+    return AttentionWay::kTensorCoresWide;
+  }
   const int64_t max_keys =
       num_rows <= kTensorCoreAttentionMaxWideRows ? kTensorCoreAttentionMaxKeys : kTensorCoreAttentionMaxWideKeys;
   if (num_rows <= kTensorCoreAttentionMaxRows && total_context <= max_keys &&

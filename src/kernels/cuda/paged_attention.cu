@@ -39,7 +39,8 @@
 //   H100), the workspace's merge made a step 0.15 ms slower at contexts of about 100 and 0.33 ms
 //   at 1K, while at 16K the many splits made it 1.6 ms faster.
 // - Tensor cores: another walk for small launches, its splits merged through a cluster or the
-//   workspace (see "Small batches" below).
+//   workspace (see "Small batches" below), and for wide ones, the rows' keys cut into parts of
+//   about equal length (see "Wide launches").
 //
 // Not done here: tensor-core tiles over several query rows for long prefills (each row reads its
 // own context, from L2 in practice, and the dot products run on the CUDA cores).
@@ -70,7 +71,7 @@ constexpr int kMaxHeadsPerBlock = 8;
 constexpr int kMaxHeadDim = 128;
 constexpr int kKeysPerStep = 4;
 constexpr int kMaxSplits = 128;     // per group (then 16 subtotals for the merge tree's top)
-constexpr int kMaxPartials = 1024;  // split blocks per launch: the workspace's size (4.6 MiB)
+constexpr int kMaxPartials = 4096;  // split blocks per launch: the workspace's size (18 MiB)
 constexpr int kWarpSize = 32;
 constexpr float kLog2E = 1.4426950408889634f;
 
@@ -488,12 +489,13 @@ struct TableWindow {
 // instead of following it (measured on an H100: 0.15–0.3 µs a call at batch 1–2 below 2K, 1.8 µs
 // at batch 1 and 4K). A launch given a list of rows reads the row from it first.
 template <int kHeadDim, int kHeads>
-__device__ __forceinline__ BlockWork find_block_work(const AttentionArgs& args, int num_splits, int slot, int split) {
+__device__ __forceinline__ BlockWork find_block_work(const AttentionArgs& args, int slot, int kv_head, int chunk,
+                                                     int split) {
   BlockWork work;
   work.slot = slot;
   work.row = args.rows == nullptr ? work.slot : args.rows[work.slot];
-  work.kv_head = blockIdx.y;
-  work.chunk = blockIdx.z / num_splits;
+  work.kv_head = kv_head;
+  work.chunk = chunk;
   work.split = split;
   work.first_head = work.kv_head * args.heads_per_kv_head + work.chunk * kHeads;
   work.num_heads_here = min(kHeads, args.heads_per_kv_head - work.chunk * kHeads);
@@ -507,6 +509,13 @@ __device__ __forceinline__ BlockWork find_block_work(const AttentionArgs& args, 
   work.old_keys = context_len - q_len;
   work.num_keys = work.old_keys + (work.row - q_start) + 1;
   return work;
+}
+
+// The same for a block of the grid (slot, kv head, chunk · num_splits + split), its row at `slot`
+// and its keys at `split` (or as its place says).
+template <int kHeadDim, int kHeads>
+__device__ __forceinline__ BlockWork find_block_work(const AttentionArgs& args, int num_splits, int slot, int split) {
+  return find_block_work<kHeadDim, kHeads>(args, slot, blockIdx.y, blockIdx.z / num_splits, split);
 }
 
 // The block's row and split from the grid: (slot, kv head, chunk · num_splits + split).
@@ -1238,18 +1247,14 @@ __device__ void merge_warps(const MmaState<kHeadDim>& state, BlockState<kHeadDim
   __syncthreads();
 }
 
-// Grid (T, kv_heads, head chunks × num_splits); blockDim.x kWarps · 32; mma_shared_bytes of dynamic
-// shared memory, kStages tiles a warp. kClustered: each group's num_splits blocks are one cluster and
-// merge through distributed shared memory (store_cluster_output), else through the workspace
-// (finish_split).
-template <int kHeadDim, int kHeads, int kWarps, int kStages, bool kClustered>
-__global__ void __launch_bounds__(kWarps * kWarpSize) mma_attention_kernel(const AttentionArgs args, int num_splits) {
-  static_assert(kHeads <= 8, "the heads are rows 0–7 of the products' 16");
-  allow_next_kernel();
-  const BlockWork work = find_block_work<kHeadDim, kHeads>(args, num_splits);
-  constexpr int kKeysPerStep = kWarps * kKeyTile;
-  const KeyRange keys =
-      work.seq < 0 ? KeyRange{0, 0} : split_keys(work.num_keys, num_splits, work.split, kKeysPerStep);
+// A block's tensor-core walk of its keys: its table window, the copies before the wait, the wait,
+// then the walk and the warps' merge into `block`. Every thread calls it; it returns whether the
+// block goes on to leave its state: not for a row no sequence owns (it keeps its values), nor, with
+// `leaves_empty`, for a block with no keys (a cluster's block goes on to its barriers with an empty
+// state).
+template <int kHeadDim, int kHeads, int kWarps, int kStages>
+__device__ bool walk_keys_mma(const AttentionArgs& args, const BlockWork& work, KeyRange keys, bool leaves_empty,
+                              BlockState<kHeadDim, kHeads>& block) {
   __shared__ TableWindow window;
   extern __shared__ uint4 stages[];
   const uint32_t warp_stages = shared_address(stages) + (threadIdx.x / kWarpSize) * kStages *
@@ -1262,23 +1267,211 @@ __global__ void __launch_bounds__(kWarps * kWarpSize) mma_attention_kernel(const
   }
   // Every block passes the wait, even one with nothing to do (dependent_launch.cuh).
   wait_for_previous_kernel();
-  // A row no sequence owns keeps its values; a cluster shares one row, so its blocks leave together.
-  // A split block with no keys leaves too, but a cluster's goes on to its barriers with an empty state.
-  if (work.seq < 0 || (!kClustered && keys.begin >= keys.end)) return;
+  if (work.seq < 0 || (leaves_empty && keys.begin >= keys.end)) return false;
   copy_new_keys<kHeadDim, kWarps, kStages>(args, work, window, keys, warp_stages, lane);
   uint32_t query[kHeadDim / 16][2];
   load_query_fragments<kHeadDim, kHeads>(args, work, lane, query);
 
   MmaState<kHeadDim> state;
   attend_keys_mma<kHeadDim, kWarps, kStages>(state, args, work, window, query, keys, warp_stages, lane);
-  __shared__ BlockState<kHeadDim, kHeads> block;
   merge_warps<kHeadDim, kHeads, kWarps>(state, block, work.num_heads_here, stages);
+  return true;
+}
+
+// Grid (T, kv_heads, head chunks × num_splits); blockDim.x kWarps · 32; mma_shared_bytes of dynamic
+// shared memory, kStages tiles a warp. kClustered: each group's num_splits blocks are one cluster and
+// merge through distributed shared memory (store_cluster_output), else through the workspace
+// (finish_split).
+template <int kHeadDim, int kHeads, int kWarps, int kStages, bool kClustered>
+__global__ void __launch_bounds__(kWarps * kWarpSize) mma_attention_kernel(const AttentionArgs args, int num_splits) {
+  static_assert(kHeads <= 8, "the heads are rows 0–7 of the products' 16");
+  allow_next_kernel();
+  const BlockWork work = find_block_work<kHeadDim, kHeads>(args, num_splits);
+  constexpr int kKeysPerStep = kWarps * kKeyTile;
+  const KeyRange keys =
+      work.seq < 0 ? KeyRange{0, 0} : split_keys(work.num_keys, num_splits, work.split, kKeysPerStep);
+  __shared__ BlockState<kHeadDim, kHeads> block;
+  if (!walk_keys_mma<kHeadDim, kHeads, kWarps, kStages>(args, work, keys, !kClustered, block)) return;
   if constexpr (kClustered) {
     store_cluster_output<kHeadDim, kHeads, kMaxMmaClusterSplits>(
         block, args.out + first_element<kHeadDim>(args, work), work.num_heads_here, num_splits);
   } else {
     const int num_parts = splits_with_keys(work.num_keys, num_splits, kKeysPerStep);
     finish_split<kHeadDim, kHeads>(block, args, work, num_splits, num_parts);
+  }
+}
+
+// ---- Wide launches: the tensor-core walk over parts of about equal keys ----
+//
+// From a dozen rows on at long contexts, the even split reads the longest row's keys in as many
+// blocks as the shortest row's, and from a few dozen rows the groups (row, kv head, chunk of heads)
+// alone fill the GPU, so a block per group reads its whole context: the longest contexts set the
+// launch's time, and an SM that holds one block reads nothing while it opens and closes. Here the
+// T rows of a (kv head, chunk) share its blocks by keys instead. The launch gives each (kv head,
+// chunk) `slots` blocks, its share of one wave of the GPU's resident blocks, and the kernel cuts the
+// rows into target = slots · waves parts or a few more, the waves such that a part holds about
+// kWidePartKeys keys (1 to kMaxWideWaves); block y walks parts y, y + slots, … Every part holds at
+// most part_keys keys, a row of k keys taking ⌈k / part_keys⌉ parts that cut it evenly, with
+// part_keys the share of all keys that one of `target` parts would hold, raised until the rows'
+// parts fit target (a few rounds, each raising it by the share it overshot). Rows of one part write
+// their output; the others merge through the workspace like the split ways (at most kMaxMerged
+// parts a row). The parts never exceed target + T (each row rounds up by less than one), which the
+// workspace holds. Each block works the parts out from the rows' key counts, which no kernel of the
+// step writes: before the wait.
+//
+// Measured on an H200, Qwen3-8B's heads, kernel alone (bench/RESULTS.md, 2026-11-28). A first form
+// launched a block per part, its grid sized for the most parts; with a fixed count of waves, where
+// the rows' contexts spread ±50 % smaller parts kept the blocks even (64 × 16K: 1,596 µs at one
+// wave, 1,389 at four; the workspace way 1,980), and where they were equal fewer, larger ones paid
+// fewer merges (32 × 1K: 45.5 µs at one wave, 64.0 at four): about 2,048 keys a part was near the
+// best of both. In decode steps, though, its blocks left without a part (hundreds, each opening
+// and passing the wait) cost 1.6–5.8 % at 1x2048–64x1024, hence one wave of blocks that loop.
+constexpr int kMaxWideRows = static_cast<int>(kWideAttentionMaxRows);
+constexpr int kWideRowsPerLane = kMaxWideRows / kWarpSize;
+constexpr int kWideFitRounds = 3;
+constexpr int kWidePartKeys = 2048;
+constexpr int kMaxWideWaves = 4;
+
+// A wide launch's parts, the same for every block of it: row r's parts are
+// [first_part[r], first_part[r + 1]) among its (kv head, chunk)'s, cutting its keys[r] evenly.
+struct WidePlan {
+  int first_part[kMaxWideRows + 1];
+  int keys[kMaxWideRows];
+  int num_parts;
+};
+
+__device__ __forceinline__ int64_t warp_sum_int64(int64_t value) {
+#pragma unroll
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  return value;
+}
+
+// The blocks the rows take at part_keys keys a block (the lane's rows in keys); every lane gets it.
+__device__ __forceinline__ int wide_blocks(const int (&keys)[kWideRowsPerLane], int part_keys) {
+  int blocks = 0;
+#pragma unroll
+  for (int i = 0; i < kWideRowsPerLane; ++i) blocks += divide_up(keys[i], part_keys);
+  return warp_sum_int(blocks);
+}
+
+// The most keys a block reads: see "Wide launches". Every lane of a warp calls it and gets it.
+__device__ int wide_part_keys(const int (&keys)[kWideRowsPerLane], int slots, int keys_per_step) {
+  int64_t total = 0;
+  int longest = 0;
+#pragma unroll
+  for (int i = 0; i < kWideRowsPerLane; ++i) {
+    total += keys[i];
+    longest = max(longest, keys[i]);
+  }
+  total = warp_sum_int64(total);
+  longest = warp_max_int(longest);
+  const int64_t wave_keys = static_cast<int64_t>(slots) * kWidePartKeys;
+  const int64_t rounded = (total + wave_keys / 2) / wave_keys;
+  const int64_t waves = rounded < 1 ? 1 : rounded > kMaxWideWaves ? kMaxWideWaves : rounded;
+  const int64_t target = slots * waves;
+  int part_keys = round_up(max(static_cast<int>((total + target - 1) / target), divide_up(longest, kMaxMerged)),
+                           keys_per_step);
+  for (int round = 0; round < kWideFitRounds; ++round) {
+    const int blocks = wide_blocks(keys, part_keys);
+    if (blocks <= target) break;
+    part_keys = round_up(static_cast<int>((static_cast<int64_t>(part_keys) * blocks + target - 1) / target),
+                         keys_per_step);
+  }
+  return part_keys;
+}
+
+// The launch's parts, into `plan` in shared memory: the first warp works them out, reading every
+// row's key count once (kWideRowsPerLane a lane, all issued before any is used); every thread calls it.
+__device__ void plan_wide_parts(WidePlan& plan, const AttentionArgs& args, int num_rows, int slots,
+                                int keys_per_step) {
+  if (threadIdx.x < kWarpSize) {
+    const int lane = static_cast<int>(threadIdx.x);
+    int keys[kWideRowsPerLane];
+#pragma unroll
+    for (int i = 0; i < kWideRowsPerLane; ++i) {
+      const int slot = i * kWarpSize + lane;
+      keys[i] = slot < num_rows ? slot_keys(args, slot) : 0;
+    }
+    const int most_keys = wide_part_keys(keys, slots, keys_per_step);
+    int before = 0;  // parts of the rows before this pass's 32
+#pragma unroll
+    for (int i = 0; i < kWideRowsPerLane; ++i) {
+      if (i * kWarpSize >= num_rows) break;
+      const int parts = divide_up(keys[i], most_keys);
+      int end = parts;  // inclusive prefix sum over the lanes
+#pragma unroll
+      for (int offset = 1; offset < kWarpSize; offset *= 2) {
+        const int below = __shfl_up_sync(0xffffffffu, end, offset);
+        if (lane >= offset) end += below;
+      }
+      const int slot = i * kWarpSize + lane;
+      if (slot < num_rows) {
+        plan.first_part[slot] = before + end - parts;
+        plan.keys[slot] = keys[i];
+      }
+      before += __shfl_sync(0xffffffffu, end, kWarpSize - 1);
+    }
+    if (lane == 0) {
+      plan.first_part[num_rows] = before;
+      plan.num_parts = before;
+    }
+  }
+  __syncthreads();
+}
+
+// The row (slot) whose parts hold part `part` (< plan.num_parts): the last row whose first part is
+// at most `part` (rows of no parts share their first part with the next row).
+__device__ __forceinline__ int wide_part_slot(const WidePlan& plan, int num_rows, int part) {
+  int low = 0;
+  int high = num_rows - 1;
+  while (low < high) {
+    const int middle = (low + high + 1) / 2;
+    if (plan.first_part[middle] <= part) {
+      low = middle;
+    } else {
+      high = middle - 1;
+    }
+  }
+  return low;
+}
+
+// Grid (kv_heads · head chunks, slots): blockIdx.x the (kv head, chunk); kMmaSplitWarps warps,
+// kMmaStages stages, as the split over the workspace. Block y takes parts y, y + slots, … of its
+// (kv head, chunk)'s, so that the grid is one wave of resident blocks whatever the parts. The states
+// of a (kv head, chunk) lie together in the workspace from blockIdx.x · (slots · kMaxWideWaves + T);
+// a row's count is at its first state's index.
+template <int kHeadDim, int kHeads>
+__global__ void __launch_bounds__(kMmaSplitWarps * kWarpSize)
+    mma_wide_attention_kernel(const AttentionArgs args, int num_rows, int slots) {
+  static_assert(kHeads <= 8, "the heads are rows 0–7 of the products' 16");
+  allow_next_kernel();
+  constexpr int kKeysPerStep = kMmaSplitWarps * kKeyTile;
+  __shared__ WidePlan plan;
+  plan_wide_parts(plan, args, num_rows, slots, kKeysPerStep);
+  // Every block passes the wait, even one with no part (dependent_launch.cuh); walk_keys_mma waits
+  // for the others.
+  if (static_cast<int>(blockIdx.y) >= plan.num_parts) return wait_for_previous_kernel();
+  const int chunks = divide_up(args.heads_per_kv_head, kHeads);
+  const int states = static_cast<int>(blockIdx.x) * (slots * kMaxWideWaves + num_rows);
+  __shared__ BlockState<kHeadDim, kHeads> block;
+  for (int part = blockIdx.y; part < plan.num_parts; part += gridDim.y) {
+    const int slot = wide_part_slot(plan, num_rows, part);
+    const int first_part = plan.first_part[slot];
+    const int num_parts = plan.first_part[slot + 1] - first_part;
+    const int part_keys = round_up(divide_up(plan.keys[slot], num_parts), kKeysPerStep);
+    const int split = part - first_part;
+    const BlockWork work =
+        find_block_work<kHeadDim, kHeads>(args, slot, blockIdx.x / chunks, blockIdx.x % chunks, split);
+    const KeyRange keys{split * part_keys, min(work.num_keys, (split + 1) * part_keys)};
+    if (!walk_keys_mma<kHeadDim, kHeads, kMmaSplitWarps, kMmaStages>(args, work, keys, true, block)) continue;
+    __nv_bfloat16* out = args.out + first_element<kHeadDim>(args, work);
+    if (num_parts == 1) {
+      store_output<kHeadDim, kHeads>(block, out, work.num_heads_here);
+    } else {
+      leave_partial<kHeadDim, kHeads>(block, out, work.num_heads_here, states + first_part, states + first_part,
+                                      split, num_parts);
+    }
+    __syncthreads();  // the block's state and table window are free for the next part
   }
 }
 
@@ -1435,11 +1628,30 @@ void launch_mma(const AttentionArgs& args, int64_t num_rows, bool short_contexts
   launch_mma_over_workspace<kHeadDim, kHeads, false>(args, num_rows, stream);
 }
 
+// The wide tensor-core walk ("Wide launches" above). A launch of more rows than it takes, or whose
+// blocks would not fit the workspace, splits over the workspace on the CUDA cores instead.
+template <int kHeadDim, int kHeads>
+void launch_mma_wide(const AttentionArgs& args, int64_t num_rows, cudaStream_t stream) {
+  const auto kernel = mma_wide_attention_kernel<kHeadDim, kHeads>;
+  constexpr int kThreadsHere = kMmaSplitWarps * kWarpSize;
+  constexpr int kSharedBytes = mma_shared_bytes<kHeadDim, kMmaSplitWarps, kMmaStages>();
+  static const int blocks_per_sm = resident_blocks_per_sm(kernel, kThreadsHere, kSharedBytes);
+  const int64_t groups = static_cast<int64_t>(args.kv_heads) * ((args.heads_per_kv_head + kHeads - 1) / kHeads);
+  const int64_t slots = std::max<int64_t>(blocks_per_sm * multiprocessor_count() / groups, 1);
+  const int64_t capacity = slots * kMaxWideWaves + num_rows;
+  if (num_rows > kMaxWideRows || groups * capacity > kMaxPartials)
+    return launch_split<kHeadDim, kHeads>(args, num_rows, stream);
+  const dim3 grid(static_cast<unsigned>(groups), static_cast<unsigned>(slots));
+  launch_dependent(kernel, grid, dim3(kThreadsHere), static_cast<size_t>(kSharedBytes), stream, 1u, args,
+                   static_cast<int>(num_rows), static_cast<int>(slots));
+}
+
 template <int kHeadDim, int kHeads>
 void launch(const AttentionArgs& args, int64_t num_rows, AttentionWay way, cudaStream_t stream) {
   switch (way) {
     case AttentionWay::kTensorCoresShort: return launch_mma<kHeadDim, kHeads>(args, num_rows, true, stream);
     case AttentionWay::kTensorCores: return launch_mma<kHeadDim, kHeads>(args, num_rows, false, stream);
+    case AttentionWay::kTensorCoresWide: return launch_mma_wide<kHeadDim, kHeads>(args, num_rows, stream);
     case AttentionWay::kWorkspace: return launch_split<kHeadDim, kHeads>(args, num_rows, stream);
     case AttentionWay::kClusters: return launch_clustered<kHeadDim, kHeads>(args, num_rows, stream);
   }

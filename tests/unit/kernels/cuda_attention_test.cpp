@@ -97,7 +97,8 @@ Tensor initial_output(const AttentionCase& input, uint32_t seed) {
 
 // Every way the launch can walk the contexts (cuda::attention_way picks one per launch).
 const cuda::AttentionWay kWays[] = {cuda::AttentionWay::kTensorCoresShort, cuda::AttentionWay::kTensorCores,
-                                    cuda::AttentionWay::kClusters, cuda::AttentionWay::kWorkspace};
+                                    cuda::AttentionWay::kTensorCoresWide, cuda::AttentionWay::kClusters,
+                                    cuda::AttentionWay::kWorkspace};
 
 std::string way_label(cuda::AttentionWay way) { return std::string(" (") + cuda::attention_way_name(way) + ")"; }
 
@@ -136,9 +137,10 @@ void check_against_reference(const std::string& name, const std::vector<SeqShape
   }
 }
 
-// The choice of way at its edges (cuda_ops.h): tensor cores for up to 16 rows with up to 32,768
-// keys among them, and for 17–32 rows with up to 24,576, while rows × the longest context stays
-// within 1.5 times that, in their short form up to 1,024 keys a row; beyond, the CUDA-core ways.
+// The choice of way at its edges (cuda_ops.h): the wide tensor-core walk for 16–256 rows from 2,048
+// keys; else tensor cores for up to 16 rows with up to 32,768 keys among them, and for 17–32 rows
+// with up to 24,576, while rows × the longest context stays within 1.5 times that, in their short
+// form up to 1,024 keys a row; beyond, the CUDA-core ways.
 TEST(CudaAttentionWay, PicksByRowsAndKeys) {
   using cuda::AttentionWay;
   EXPECT_EQ(cuda::attention_way(1, 1), AttentionWay::kTensorCoresShort);
@@ -151,25 +153,31 @@ TEST(CudaAttentionWay, PicksByRowsAndKeys) {
   EXPECT_EQ(cuda::attention_way(7, 4682), AttentionWay::kWorkspace);
   EXPECT_EQ(cuda::attention_way(8, 4096), AttentionWay::kTensorCores);
   EXPECT_EQ(cuda::attention_way(8, 4097), AttentionWay::kWorkspace);
-  EXPECT_EQ(cuda::attention_way(16, 2048), AttentionWay::kTensorCores);
-  EXPECT_EQ(cuda::attention_way(16, 2049), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(15, 2048), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(15, 4096), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(16, 2047), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(16, 2048), AttentionWay::kTensorCoresWide);
   EXPECT_EQ(cuda::attention_way(17, 1445), AttentionWay::kTensorCores);
   EXPECT_EQ(cuda::attention_way(17, 1446), AttentionWay::kWorkspace);
   EXPECT_EQ(cuda::attention_way(32, 768), AttentionWay::kTensorCoresShort);
   EXPECT_EQ(cuda::attention_way(32, 769), AttentionWay::kClusters);
   EXPECT_EQ(cuda::attention_way(33, 128), AttentionWay::kClusters);
-  EXPECT_EQ(cuda::attention_way(64, 4096), AttentionWay::kWorkspace);
+  EXPECT_EQ(cuda::attention_way(64, 2047), AttentionWay::kClusters);
+  EXPECT_EQ(cuda::attention_way(64, 4096), AttentionWay::kTensorCoresWide);
+  EXPECT_EQ(cuda::attention_way(256, 1 << 20), AttentionWay::kTensorCoresWide);
+  EXPECT_EQ(cuda::attention_way(257, 2048), AttentionWay::kWorkspace);
   // Contexts that differ: their sum, and the longest.
   EXPECT_EQ(cuda::attention_way(2, 24576, 32768), AttentionWay::kTensorCores);
   EXPECT_EQ(cuda::attention_way(2, 24577, 32768), AttentionWay::kWorkspace);
   EXPECT_EQ(cuda::attention_way(2, 16385, 32769), AttentionWay::kWorkspace);
-  EXPECT_EQ(cuda::attention_way(16, 3072, 32768), AttentionWay::kTensorCores);
-  EXPECT_EQ(cuda::attention_way(16, 30000, 31920), AttentionWay::kWorkspace);  // one long row, 15 short
+  EXPECT_EQ(cuda::attention_way(16, 3072, 32768), AttentionWay::kTensorCoresWide);
+  EXPECT_EQ(cuda::attention_way(16, 30000, 31920), AttentionWay::kTensorCoresWide);  // one long row, 15 short
   EXPECT_EQ(cuda::attention_way(20, 1843, 24576), AttentionWay::kTensorCores);
   EXPECT_EQ(cuda::attention_way(20, 1844, 24576), AttentionWay::kWorkspace);
   EXPECT_EQ(cuda::attention_way(20, 1500, 24577), AttentionWay::kWorkspace);
   EXPECT_EQ(cuda::attention_way(20, 1024, 10000), AttentionWay::kTensorCoresShort);
   EXPECT_EQ(cuda::attention_way(20, 1025, 10000), AttentionWay::kTensorCores);
+  EXPECT_EQ(cuda::attention_way(20, 2048, 10000), AttentionWay::kTensorCoresWide);
 }
 
 // (heads, kv_heads): GQA ratios 1, 2, 4 and 8, the last MQA.
@@ -256,6 +264,10 @@ TEST(CudaPagedAttention, WideDecodeBatch) {
   std::vector<SeqShape> decode;
   for (int i = 0; i < 150; ++i) decode.push_back({1, context(generator)});
   for (int64_t head_dim : kHeadDims) check_against_reference("wide decode batch", decode, 8, 1, head_dim);
+  // More rows than the wide tensor-core walk takes (kMaxWideRows): it hands them to the CUDA cores.
+  std::vector<SeqShape> wider;
+  for (int i = 0; i < 300; ++i) wider.push_back({1, 1 + i % 97});
+  check_against_reference("wider decode batch", wider, 8, 1, 128);
 }
 
 // Small decode batches at long contexts, where each row's context is split over dozens of blocks
