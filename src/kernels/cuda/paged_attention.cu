@@ -561,6 +561,16 @@ __device__ __forceinline__ int warp_sum_int(int value) {
   return value;
 }
 
+// The sum of `value` over this lane and the lanes below it; every lane of the warp calls it.
+__device__ __forceinline__ int warp_inclusive_sum(int value, int lane) {
+#pragma unroll
+  for (int offset = 1; offset < kWarpSize; offset *= 2) {
+    const int below = __shfl_up_sync(0xffffffffu, value, offset);
+    if (lane >= offset) value += below;
+  }
+  return value;
+}
+
 __device__ __forceinline__ int warp_max_int(int value) {
 #pragma unroll
   for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
@@ -624,12 +634,7 @@ __device__ void find_balanced_place(BalancedPlace& place, const AttentionArgs& a
     for (int first_slot = 0; first_slot < num_slots; first_slot += kWarpSize) {
       const int slot = first_slot + lane;
       const int parts = slot < num_slots ? divide_up(slot_keys(args, slot), per_part) : 0;
-      int end = parts;  // inclusive prefix sum over the lanes
-#pragma unroll
-      for (int offset = 1; offset < kWarpSize; offset *= 2) {
-        const int below = __shfl_up_sync(0xffffffffu, end, offset);
-        if (lane >= offset) end += below;
-      }
+      const int end = warp_inclusive_sum(parts, lane);
       const int start = before + end - parts;
       const unsigned owner = __ballot_sync(0xffffffffu, block >= start && block < start + parts);
       if (owner != 0) {
@@ -1398,12 +1403,7 @@ __device__ void plan_wide_parts(WidePlan& plan, const AttentionArgs& args, int n
     for (int i = 0; i < kWideRowsPerLane; ++i) {
       if (i * kWarpSize >= num_rows) break;
       const int parts = divide_up(keys[i], most_keys);
-      int end = parts;  // inclusive prefix sum over the lanes
-#pragma unroll
-      for (int offset = 1; offset < kWarpSize; offset *= 2) {
-        const int below = __shfl_up_sync(0xffffffffu, end, offset);
-        if (lane >= offset) end += below;
-      }
+      const int end = warp_inclusive_sum(parts, lane);
       const int slot = i * kWarpSize + lane;
       if (slot < num_rows) {
         plan.first_part[slot] = before + end - parts;
