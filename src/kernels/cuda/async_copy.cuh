@@ -30,6 +30,12 @@ __device__ __forceinline__ void store_shared_16(uint32_t destination, uint4 valu
                : "memory");
 }
 
+// 16 bytes global → shared through L1 (cp.async.ca), for bytes that many warps of an SM read. A
+// barrier to the compiler: the thread's earlier reads of `destination` stay before it.
+__device__ __forceinline__ void copy_async_16_through_l1(uint32_t destination, const void* source) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 16;\n" ::"r"(destination), "l"(source) : "memory");
+}
+
 __device__ __forceinline__ void commit_copies() { asm volatile("cp.async.commit_group;\n" ::); }
 
 // Waits until at most kPending of this thread's committed copy groups are still in flight.
@@ -37,5 +43,9 @@ template <int kPending>
 __device__ __forceinline__ void wait_copies() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
 }
+
+// Waits for all of this thread's copies. It is also a barrier to the compiler, so that the thread
+// may read what it copied right after without any other barrier.
+__device__ __forceinline__ void wait_own_copies() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
 
 }  // namespace hanlin::cuda

@@ -6,9 +6,11 @@
 // rows' K elements 8 at a time, lane l taking pieces l, l + 32, …, so each step reads 512
 // contiguous bytes per row. kUnroll steps' weight loads are issued before any is used (12 or 16
 // loads of 16 bytes per lane in flight), which is what keeps the memory busy: at batch 1 the whole
-// step is weight reads. The token rows are read through L1 (every warp of an SM wants the same
-// ones), or from shared memory in the normed form below; the weights bypass L1. Each lane keeps f32 partial sums per (row, token), the warp adds
-// them with shuffles, and lane r·kTokens + t writes output (r, t).
+// step is weight reads. The token rows come through L1 (every warp of an SM wants the same ones):
+// at T = 1 staged a round at a time in shared memory (stage_token_row), at T = 2 read directly, and
+// in the normed form below built in shared memory once a block. The weights bypass L1. Each lane
+// keeps f32 partial sums per (row, token), the warp adds them with shuffles, and lane r·kTokens + t
+// writes output (r, t).
 //
 // At T = 1, kUnroll = 6 rather than 8 keeps a thread within 80 registers, so that 3 blocks share
 // an SM instead of 2: launches of 2–3 blocks an SM then run as one wave instead of two. Kernel
@@ -39,6 +41,7 @@
 #include <mutex>
 #include <utility>
 
+#include "kernels/cuda/async_copy.cuh"
 #include "kernels/cuda/bf16_vector.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
@@ -215,8 +218,35 @@ __device__ __forceinline__ void prefetch_steps(const GemvArgs& args, const ItemR
   }
 }
 
+// The plain form at T = 1 copies each round's pieces of the token row into shared memory (cp.async
+// through L1, where the SM's warps share them), a lane its own steps' pieces into its own slots,
+// right after the round's weight loads, and waits for them once. Read from global memory instead,
+// each step's load of the token row waited behind the step before it (the compiler keeps a load
+// behind the check of its step), so a round whose piece of the row was not yet in L1 waited on six
+// L2 round trips in turn, with none of the warp's loads in flight. Decode steps on an H200, two
+// runs each: Qwen3-8B 1x128 4.470 → 4.264 ms, 1x4096 4.822 → 4.562, Qwen3-14B 1x128 7.785 → 7.420;
+// alone, Qwen3-14B's down_proj 47.8 → 42.5 µs (bench/RESULTS.md, 2026-11-28). At T = 2 the stage
+// (8 KB a warp) would cost a block an SM; asking L1 to prefetch each round's lines instead
+// (prefetch.global.L1) made Qwen3-8B's steps 23 % slower.
+template <int kTokens, bool kNormed>
+constexpr bool kStagesTokenRows = !kNormed && kTokens == 1;
+using TokenStage = uint4[kUnroll<1>][kWarpSize];
+
+__device__ __forceinline__ void stage_token_row(const GemvArgs& args, const __nv_bfloat16* in, int64_t first,
+                                                int lane, TokenStage& stage) {
+  const uint32_t slots = shared_address(&stage[0][lane]);
+#pragma unroll
+  for (int u = 0; u < kUnroll<1>; ++u) {
+    const int64_t piece = first + u * kWarpSize + lane;
+    if (piece < args.num_pieces) {
+      copy_async_16_through_l1(slots + u * sizeof(stage[0]), in + piece * kPieceElements);
+    }
+  }
+}
+
 // sums[r][t] += Σ over this lane's pieces of the item's weight row r · token row t, the token rows
-// read from `in` (global memory through L1, or the normed form's shared rows). In the plain form
+// read from `in` (global memory through L1, or the normed form's shared rows) or, at T = 1 in the
+// plain form, from the warp's `stage`. In the plain form
 // the first kUnroll steps' weight loads are issued before waiting for the previous kernel
 // (launch_dependent): the weights stream in while that kernel finishes, and only the token rows have
 // to wait for it. (The normed form asks L2 for its first steps before the wait instead, so that no
@@ -224,12 +254,16 @@ __device__ __forceinline__ void prefetch_steps(const GemvArgs& args, const ItemR
 // normed rows in the dot loop, spilled at 80 registers.)
 template <int kTokens, bool kNormed>
 __device__ __forceinline__ void accumulate_rows(const GemvArgs& args, const __nv_bfloat16* in, const ItemRows& item,
-                                                int lane, float (&sums)[kRowsPerWarp][kTokens]) {
+                                                int lane, TokenStage* stage, float (&sums)[kRowsPerWarp][kTokens]) {
   constexpr int kSteps = kUnroll<kTokens>;
   for (int64_t first = 0; first < args.num_pieces; first += kSteps * kWarpSize) {
     Pieces<kTokens> pieces;
     load_steps<kTokens>(args, item, first, lane, pieces);
     if (!kNormed && first == 0) wait_for_previous_kernel();
+    if constexpr (kStagesTokenRows<kTokens, kNormed>) {
+      stage_token_row(args, in, first, lane, *stage);
+      wait_own_copies();
+    }
 #pragma unroll
     for (int u = 0; u < kSteps; ++u) {
       const int64_t piece = first + u * kWarpSize + lane;
@@ -237,7 +271,11 @@ __device__ __forceinline__ void accumulate_rows(const GemvArgs& args, const __nv
 #pragma unroll
       for (int t = 0; t < kTokens; ++t) {
         float x[kPieceElements];
-        load_bf16<kPieceElements>(in + t * args.num_pieces * kPieceElements + piece * kPieceElements, x);
+        if constexpr (kStagesTokenRows<kTokens, kNormed>) {
+          load_bf16<kPieceElements>(reinterpret_cast<const __nv_bfloat16*>(&(*stage)[u][lane]), x);
+        } else {
+          load_bf16<kPieceElements>(in + t * args.num_pieces * kPieceElements + piece * kPieceElements, x);
+        }
 #pragma unroll
         for (int r = 0; r < kRowsPerWarp; ++r) sums[r][t] += dot8(pieces[r][u], x);
       }
@@ -316,9 +354,14 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize, kMinBlocksPerSm<kTo
     normalize_rows<kTokens>(args, reinterpret_cast<__nv_bfloat16*>(normed_rows));
     in = reinterpret_cast<const __nv_bfloat16*>(normed_rows);
   }
+  TokenStage* stage = nullptr;
+  if constexpr (kStagesTokenRows<kTokens, kNormed>) {
+    __shared__ TokenStage stages[kWarpsPerBlock];
+    stage = &stages[threadIdx.x / kWarpSize];
+  }
   for (int64_t item = items.first; item < items.end; item += kWarpsPerBlock) {
     float sums[kRowsPerWarp][kTokens] = {};
-    accumulate_rows<kTokens, kNormed>(args, in, item_rows<kGated>(args, item), lane, sums);
+    accumulate_rows<kTokens, kNormed>(args, in, item_rows<kGated>(args, item), lane, stage, sums);
     write_item<kTokens, kGated>(args, item, lane, sums);
   }
 }
