@@ -7,8 +7,8 @@
 // contiguous bytes per row. kUnroll steps' weight loads are issued before any is used (12 or 16
 // loads of 16 bytes per lane in flight), which is what keeps the memory busy: at batch 1 the whole
 // step is weight reads. The token rows come through L1 (every warp of an SM wants the same ones):
-// at T = 1 staged a round at a time in shared memory (stage_token_row), at T = 2 read directly, and
-// in the normed form below built in shared memory once a block. The weights bypass L1. Each lane
+// staged in shared memory a round or half a round at a time (stage_token_rows), or in the normed
+// form below built in shared memory once a block. The weights bypass L1. Each lane
 // keeps f32 partial sums per (row, token), the warp adds them with shuffles, and lane r·kTokens + t
 // writes output (r, t).
 //
@@ -218,66 +218,83 @@ __device__ __forceinline__ void prefetch_steps(const GemvArgs& args, const ItemR
   }
 }
 
-// The plain form at T = 1 copies each round's pieces of the token row into shared memory (cp.async
-// through L1, where the SM's warps share them), a lane its own steps' pieces into its own slots,
-// right after the round's weight loads, and waits for them once. Read from global memory instead,
-// each step's load of the token row waited behind the step before it (the compiler keeps a load
-// behind the check of its step), so a round whose piece of the row was not yet in L1 waited on six
-// L2 round trips in turn, with none of the warp's loads in flight. Decode steps on an H200, two
-// runs each: Qwen3-8B 1x128 4.470 → 4.264 ms, 1x4096 4.822 → 4.562, Qwen3-14B 1x128 7.785 → 7.420;
-// alone, Qwen3-14B's down_proj 47.8 → 42.5 µs (bench/RESULTS.md, 2026-11-28). At T = 2 the stage
-// (8 KB a warp) would cost a block an SM; asking L1 to prefetch each round's lines instead
-// (prefetch.global.L1) made Qwen3-8B's steps 23 % slower.
-template <int kTokens, bool kNormed>
-constexpr bool kStagesTokenRows = !kNormed && kTokens == 1;
-using TokenStage = uint4[kUnroll<1>][kWarpSize];
+// The plain form copies the token rows' pieces of each round into shared memory (cp.async through
+// L1, where the SM's warps share them), a lane its own steps' pieces into its own slots, right after
+// the round's weight loads, and waits for them once (twice at T = 2). Read from global memory
+// instead, each step's load of the token rows waited behind the step before it (the compiler keeps
+// a load behind the check of its step), so a round whose piece of the rows was not yet in L1 waited
+// on six or eight L2 round trips in turn, with none of the warp's loads in flight. Decode steps on
+// an H200, two runs each: Qwen3-8B 1x128 4.470 → 4.264 ms, 1x4096 4.822 → 4.562, Qwen3-14B 1x128
+// 7.785 → 7.420 (T = 1 staged); Qwen3-8B 2x1024 4.835 → 4.649 (T = 2 too). Alone, Qwen3-14B's
+// down_proj 48.0 → 42.4 µs at T = 1 and 69.7 → 60.0 at T = 2 (bench/RESULTS.md, 2026-11-28). Asking
+// L1 to prefetch each round's lines instead (prefetch.global.L1) made Qwen3-8B's steps 23 % slower.
+//
+// A warp's stage holds kStageSteps steps of the token rows: a round at T = 1 (3 KB), half a round
+// at T = 2 (4 KB), so that the stages of the blocks an SM holds (3 at T = 1, 2 at T = 2) fit the
+// chain's carve-out.
+template <int kTokens>
+constexpr int kStageSteps = kTokens == 1 ? kUnroll<1> : kUnroll<kTokens> / 2;
+template <int kTokens>
+using TokenStage = uint4[kTokens][kStageSteps<kTokens>][kWarpSize];
 
-__device__ __forceinline__ void stage_token_row(const GemvArgs& args, const __nv_bfloat16* in, int64_t first,
-                                                int lane, TokenStage& stage) {
-  const uint32_t slots = shared_address(&stage[0][lane]);
+// Copies kStageSteps steps of the token rows from piece `first` on into the lane's slots.
+template <int kTokens>
+__device__ __forceinline__ void stage_token_rows(const GemvArgs& args, const __nv_bfloat16* in, int64_t first,
+                                                 int lane, TokenStage<kTokens>& stage) {
+  const uint32_t slots = shared_address(&stage[0][0][lane]);
 #pragma unroll
-  for (int u = 0; u < kUnroll<1>; ++u) {
-    const int64_t piece = first + u * kWarpSize + lane;
-    if (piece < args.num_pieces) {
-      copy_async_16_through_l1(slots + u * sizeof(stage[0]), in + piece * kPieceElements);
+  for (int step = 0; step < kStageSteps<kTokens>; ++step) {
+    const int64_t piece = first + step * kWarpSize + lane;
+    if (piece >= args.num_pieces) break;
+#pragma unroll
+    for (int t = 0; t < kTokens; ++t) {
+      copy_async_16_through_l1(slots + (t * kStageSteps<kTokens> + step) * sizeof(stage[0][0]),
+                               in + (t * args.num_pieces + piece) * kPieceElements);
     }
   }
 }
 
 // sums[r][t] += Σ over this lane's pieces of the item's weight row r · token row t, the token rows
-// read from `in` (global memory through L1, or the normed form's shared rows) or, at T = 1 in the
-// plain form, from the warp's `stage`. In the plain form
-// the first kUnroll steps' weight loads are issued before waiting for the previous kernel
-// (launch_dependent): the weights stream in while that kernel finishes, and only the token rows have
-// to wait for it. (The normed form asks L2 for its first steps before the wait instead, so that no
-// registers are held across its norm; a first form that held them, and built each piece of the
-// normed rows in the dot loop, spilled at 80 registers.)
+// copied from `in` into the warp's `stage` (plain form) or read from the normed form's shared rows
+// (`in`). In the plain form the first kUnroll steps' weight loads are issued before waiting for the
+// previous kernel (launch_dependent): the weights stream in while that kernel finishes, and only
+// the token rows have to wait for it. (The normed form asks L2 for its first steps before the wait
+// instead, so that no registers are held across its norm; a first form that held them, and built
+// each piece of the normed rows in the dot loop, spilled at 80 registers.)
 template <int kTokens, bool kNormed>
 __device__ __forceinline__ void accumulate_rows(const GemvArgs& args, const __nv_bfloat16* in, const ItemRows& item,
-                                                int lane, TokenStage* stage, float (&sums)[kRowsPerWarp][kTokens]) {
+                                                int lane, TokenStage<kTokens>* stage,
+                                                float (&sums)[kRowsPerWarp][kTokens]) {
   constexpr int kSteps = kUnroll<kTokens>;
+  constexpr int kGroupSteps = kNormed ? kSteps : kStageSteps<kTokens>;  // steps a token-row read serves
   for (int64_t first = 0; first < args.num_pieces; first += kSteps * kWarpSize) {
     Pieces<kTokens> pieces;
     load_steps<kTokens>(args, item, first, lane, pieces);
     if (!kNormed && first == 0) wait_for_previous_kernel();
-    if constexpr (kStagesTokenRows<kTokens, kNormed>) {
-      stage_token_row(args, in, first, lane, *stage);
-      wait_own_copies();
-    }
 #pragma unroll
-    for (int u = 0; u < kSteps; ++u) {
-      const int64_t piece = first + u * kWarpSize + lane;
-      if (piece >= args.num_pieces) break;
+    for (int group = 0; group < kSteps; group += kGroupSteps) {
+      if constexpr (!kNormed) {
+        const int64_t group_first = first + group * kWarpSize;
+        if (group > 0 && group_first >= args.num_pieces) break;
+        stage_token_rows<kTokens>(args, in, group_first, lane, *stage);
+        wait_own_copies();
+      }
 #pragma unroll
-      for (int t = 0; t < kTokens; ++t) {
-        float x[kPieceElements];
-        if constexpr (kStagesTokenRows<kTokens, kNormed>) {
-          load_bf16<kPieceElements>(reinterpret_cast<const __nv_bfloat16*>(&(*stage)[u][lane]), x);
-        } else {
-          load_bf16<kPieceElements>(in + t * args.num_pieces * kPieceElements + piece * kPieceElements, x);
+      for (int step = 0; step < kGroupSteps; ++step) {
+        const int u = group + step;
+        const int64_t piece = first + u * kWarpSize + lane;
+        if (piece >= args.num_pieces) break;
+#pragma unroll
+        for (int t = 0; t < kTokens; ++t) {
+          float x[kPieceElements];
+          if constexpr (kNormed) {
+            load_bf16<kPieceElements>(in + t * args.num_pieces * kPieceElements + piece * kPieceElements, x);
+          } else {
+            load_bf16<kPieceElements>(reinterpret_cast<const __nv_bfloat16*>(&(*stage)[t][step][lane]), x);
+          }
+#pragma unroll
+          for (int r = 0; r < kRowsPerWarp; ++r) sums[r][t] += dot8(pieces[r][u], x);
         }
-#pragma unroll
-        for (int r = 0; r < kRowsPerWarp; ++r) sums[r][t] += dot8(pieces[r][u], x);
       }
     }
   }
@@ -354,9 +371,9 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize, kMinBlocksPerSm<kTo
     normalize_rows<kTokens>(args, reinterpret_cast<__nv_bfloat16*>(normed_rows));
     in = reinterpret_cast<const __nv_bfloat16*>(normed_rows);
   }
-  TokenStage* stage = nullptr;
-  if constexpr (kStagesTokenRows<kTokens, kNormed>) {
-    __shared__ TokenStage stages[kWarpsPerBlock];
+  TokenStage<kTokens>* stage = nullptr;
+  if constexpr (!kNormed) {
+    __shared__ TokenStage<kTokens> stages[kWarpsPerBlock];
     stage = &stages[threadIdx.x / kWarpSize];
   }
   for (int64_t item = items.first; item < items.end; item += kWarpsPerBlock) {
@@ -367,8 +384,9 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize, kMinBlocksPerSm<kTo
 }
 
 // Every GEMV kernel asks for the chain's carve-out (dependent_launch.cuh): room for three blocks'
-// normed rows at Qwen3-14B's width (3 × 11 KB with the driver's reserve), and the same size for the
-// plain and the normed forms, so that an SM need not drain between their launches to change it.
+// normed rows at Qwen3-14B's width (3 × 11 KB with the driver's reserve) or the plain form's token
+// stages (3 × 24 KB at T = 1, 2 × 32 KB at T = 2), and the same size for the plain and the normed
+// forms, so that an SM need not drain between their launches to change it.
 // Qwen3-14B decode steps at 1x128 on an H200, two runs each: 7.98 and 7.95 ms before the normed
 // form; with it, 8.33 and 8.35 ms at the default carve-outs and blocks of one item a warp, 8.09 and
 // 8.11 with this carve-out, and 7.74 and 7.78 with this carve-out and one wave of blocks (launch).
