@@ -7,18 +7,22 @@
 
 namespace hanlin::cuda {
 
+// The 8 bf16 values of a 16-byte piece, as f32.
+__device__ __forceinline__ void unpack_bf16x8(const uint4& raw, float (&values)[8]) {
+  const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&raw);
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const float2 pair = __bfloat1622float2(pairs[k]);
+    values[2 * k] = pair.x;
+    values[2 * k + 1] = pair.y;
+  }
+}
+
 template <int kVec>
 __device__ __forceinline__ void load_bf16(const __nv_bfloat16* source, float (&values)[kVec]) {
   static_assert(kVec == 8 || kVec == 1, "16-byte or scalar accesses only");
   if constexpr (kVec == 8) {
-    const uint4 raw = *reinterpret_cast<const uint4*>(source);
-    const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&raw);
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      const float2 pair = __bfloat1622float2(pairs[k]);
-      values[2 * k] = pair.x;
-      values[2 * k + 1] = pair.y;
-    }
+    unpack_bf16x8(*reinterpret_cast<const uint4*>(source), values);
   } else {
     values[0] = __bfloat162float(*source);
   }

@@ -27,7 +27,8 @@ namespace hanlin::cuda {
 // on an SM until that kernel's blocks there have left: the overlap a dependent launch exists for is
 // lost. The GEMVs, the norms, rope and attention at short contexts all ask for 29 % of an SM's
 // 228 KB, for which the driver picks 100 KB: room for three GEMV blocks' normed rows at Qwen3-14B's
-// width or their token stages (gemv.cu). Attention at longer contexts needs two 96 KB blocks an SM and takes the largest.
+// width or their token stages (gemv.cu). Attention at longer contexts needs two 96 KB blocks an SM
+// and takes the largest.
 inline constexpr int kChainCarveoutPercent = 29;
 
 // Asks `kernel` (a __global__ function) for kChainCarveoutPercent, the first time it is called for it.

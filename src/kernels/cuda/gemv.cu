@@ -144,16 +144,58 @@ __device__ __forceinline__ float dot8(const uint4& a_raw, const float (&b)[8]) {
   return sum;
 }
 
+// The normed form's norm, done by a block's threads: rms_norm_kernel gives a row up to
+// kMaxRowThreads threads, so a block thread plays at most kNormTrips of them.
+constexpr int kMaxRowThreads = 1024;
+constexpr int kBlockThreads = kWarpsPerBlock * kWarpSize;
+constexpr int kNormTrips = kMaxRowThreads / kBlockThreads;
+
+// Copies the norm's scales into shared memory `scales` (bf16 [K]), a thread the pieces it scales in
+// pass two. No kernel of the step writes them, so the copies are issued before the wait.
+__device__ __forceinline__ void stage_norm_scales(const GemvArgs& args, __nv_bfloat16* scales) {
+  for (int64_t piece = threadIdx.x; piece < args.num_pieces; piece += kBlockThreads) {
+    copy_async_16_through_l1(shared_address(scales + piece * kPieceElements),
+                             args.norm.weight + piece * kPieceElements);
+  }
+}
+
+// Pass one's work on a piece of token row t, given its residual and delta bytes: stores the sum,
+// rounded to bf16, to `rows` (and residual_out) and adds its squares to sum_squares.
+__device__ __forceinline__ void sum_piece(const GemvArgs& args, __nv_bfloat16* rows, int64_t offset,
+                                          const uint4& residual, const uint4& delta, bool store_residual,
+                                          float& sum_squares) {
+  float values[kPieceElements];
+  unpack_bf16x8(residual, values);
+  if (args.norm.delta != nullptr) {
+    float deltas[kPieceElements];
+    unpack_bf16x8(delta, deltas);
+#pragma unroll
+    for (int k = 0; k < kPieceElements; ++k) values[k] = round_to_bf16(values[k] + deltas[k]);
+  }
+  store_bf16<kPieceElements>(rows + offset, values);
+  if (store_residual) store_bf16<kPieceElements>(args.norm.residual_out + offset, values);
+#pragma unroll
+  for (int k = 0; k < kPieceElements; ++k) sum_squares += values[k] * values[k];
+}
+
+__device__ __forceinline__ uint4 load_piece(const __nv_bfloat16* source, int64_t offset) {
+  return source != nullptr ? *reinterpret_cast<const uint4*>(source + offset) : make_uint4(0, 0, 0, 0);
+}
+
 // The normed form's token rows, built once a block into shared memory `rows` (bf16 [T, K]) as the
 // unfused norm writes them. Pass one stores each row's sum residual + delta (rounded to bf16, as
 // the residual stream is; block 0 also stores it to residual_out) and sums its squares in the order
 // rms_norm_kernel does: that kernel gives a row `row_threads` threads, each a running sum over
 // pieces i, i + row_threads, …, then adds each warp's sums, then the warps' sums in order; here
 // the block's threads play those row threads in turn. Pass two scales the rows in place. Every
-// thread of the block calls it.
+// thread of the block calls it. A thread's first piece of each row thread it plays (its only one up
+// to kMaxRowThreads pieces, K = 8,192) is loaded before any is used, so that pass one waits on one
+// round trip rather than one a row thread, and pass two reads the scales that stage_norm_scales
+// copied before the wait. Against loads in turn and scales read after the wait, decode steps on an
+// H200, two runs each: Qwen3-8B 1x128 4.263 → 4.225 ms, 2x1024 4.674 → 4.617, Qwen3-14B 1x128 7.457
+// → 7.405 (bench/RESULTS.md, 2026-11-28).
 template <int kTokens>
-__device__ void normalize_rows(const GemvArgs& args, __nv_bfloat16* rows) {
-  constexpr int kMaxRowThreads = 1024;  // rms_norm_kernel's most threads per row
+__device__ void normalize_rows(const GemvArgs& args, const __nv_bfloat16* scales, __nv_bfloat16* rows) {
   __shared__ float warp_sums[kTokens][kMaxRowThreads / kWarpSize];
   const int64_t pieces = args.num_pieces;
   const int64_t width = pieces * kPieceElements;
@@ -162,41 +204,48 @@ __device__ void normalize_rows(const GemvArgs& args, __nv_bfloat16* rows) {
   const bool store_residual = blockIdx.x == 0 && args.norm.delta != nullptr;
 #pragma unroll
   for (int t = 0; t < kTokens; ++t) {
-    // row_threads is a multiple of 32, so all of a warp's lanes take the same trips.
-    for (int row_thread = threadIdx.x; row_thread < row_threads; row_thread += blockDim.x) {
+    uint4 residual[kNormTrips];
+    uint4 delta[kNormTrips];
+#pragma unroll
+    for (int k = 0; k < kNormTrips; ++k) {
+      const int64_t piece = threadIdx.x + k * kBlockThreads;
+      if (piece >= pieces) break;
+      residual[k] = load_piece(args.norm.residual, t * width + piece * kPieceElements);
+      delta[k] = load_piece(args.norm.delta, t * width + piece * kPieceElements);
+    }
+#pragma unroll
+    for (int k = 0; k < kNormTrips; ++k) {
+      // row_threads is a multiple of 32, so all of a warp's lanes take the same trips.
+      const int row_thread = threadIdx.x + k * kBlockThreads;
+      if (row_thread >= row_threads) break;
       float sum_squares = 0;
-      for (int64_t piece = row_thread; piece < pieces; piece += row_threads) {
-        float values[kPieceElements];
+      if (row_thread < pieces) {
+        sum_piece(args, rows, t * width + row_thread * kPieceElements, residual[k], delta[k], store_residual,
+                  sum_squares);
+      }
+      for (int64_t piece = row_thread + row_threads; piece < pieces; piece += row_threads) {
         const int64_t offset = t * width + piece * kPieceElements;
-        load_bf16<kPieceElements>(args.norm.residual + offset, values);
-        if (args.norm.delta != nullptr) {
-          float delta[kPieceElements];
-          load_bf16<kPieceElements>(args.norm.delta + offset, delta);
-#pragma unroll
-          for (int k = 0; k < kPieceElements; ++k) values[k] = round_to_bf16(values[k] + delta[k]);
-        }
-        store_bf16<kPieceElements>(rows + offset, values);
-        if (store_residual) store_bf16<kPieceElements>(args.norm.residual_out + offset, values);
-#pragma unroll
-        for (int k = 0; k < kPieceElements; ++k) sum_squares += values[k] * values[k];
+        sum_piece(args, rows, offset, load_piece(args.norm.residual, offset), load_piece(args.norm.delta, offset),
+                  store_residual, sum_squares);
       }
       sum_squares = warp_sum(sum_squares);
       if (row_thread % kWarpSize == 0) warp_sums[t][row_thread / kWarpSize] = sum_squares;
     }
   }
+  wait_own_copies();  // this thread's scales (stage_norm_scales)
   __syncthreads();
 #pragma unroll
   for (int t = 0; t < kTokens; ++t) {
     float total = 0;
     for (int warp = 0; warp < row_threads / kWarpSize; ++warp) total += warp_sums[t][warp];
     const float inverse_rms = rsqrtf(total / static_cast<float>(width) + args.norm.eps);
-    for (int64_t piece = threadIdx.x; piece < pieces; piece += blockDim.x) {
+    for (int64_t piece = threadIdx.x; piece < pieces; piece += kBlockThreads) {
       float values[kPieceElements];
-      float scales[kPieceElements];
+      float scale[kPieceElements];
       load_bf16<kPieceElements>(rows + t * width + piece * kPieceElements, values);
-      load_bf16<kPieceElements>(args.norm.weight + piece * kPieceElements, scales);
+      load_bf16<kPieceElements>(scales + piece * kPieceElements, scale);
 #pragma unroll
-      for (int k = 0; k < kPieceElements; ++k) values[k] = values[k] * inverse_rms * scales[k];
+      for (int k = 0; k < kPieceElements; ++k) values[k] = values[k] * inverse_rms * scale[k];
       store_bf16<kPieceElements>(rows + t * width + piece * kPieceElements, values);
     }
   }
@@ -363,12 +412,14 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize, kMinBlocksPerSm<kTo
   allow_next_kernel();
   const int lane = static_cast<int>(threadIdx.x % kWarpSize);
   const ItemRange items = warp_items(item_count<kGated>(args));
-  extern __shared__ uint4 normed_rows[];  // the normed form's token rows, bf16 [T, K]
+  extern __shared__ uint4 normed_rows[];  // the normed form's token rows, bf16 [T, K], then its scales [K]
   const __nv_bfloat16* in = args.in;
   if constexpr (kNormed) {
     if (items.first < items.end) prefetch_steps<kTokens>(args, item_rows<kGated>(args, items.first), lane);
+    __nv_bfloat16* scales = reinterpret_cast<__nv_bfloat16*>(normed_rows + kTokens * args.num_pieces);
+    stage_norm_scales(args, scales);
     wait_for_previous_kernel();
-    normalize_rows<kTokens>(args, reinterpret_cast<__nv_bfloat16*>(normed_rows));
+    normalize_rows<kTokens>(args, scales, reinterpret_cast<__nv_bfloat16*>(normed_rows));
     in = reinterpret_cast<const __nv_bfloat16*>(normed_rows);
   }
   TokenStage<kTokens>* stage = nullptr;
@@ -384,9 +435,9 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize, kMinBlocksPerSm<kTo
 }
 
 // Every GEMV kernel asks for the chain's carve-out (dependent_launch.cuh): room for three blocks'
-// normed rows at Qwen3-14B's width (3 × 11 KB with the driver's reserve) or the plain form's token
-// stages (3 × 24 KB at T = 1, 2 × 32 KB at T = 2), and the same size for the plain and the normed
-// forms, so that an SM need not drain between their launches to change it.
+// normed rows and scales at Qwen3-14B's width (3 × 21 KB with the driver's reserve) or the plain
+// form's token stages (3 × 24 KB at T = 1, 2 × 32 KB at T = 2), and the same size for the plain and
+// the normed forms, so that an SM need not drain between their launches to change it.
 // Qwen3-14B decode steps at 1x128 on an H200, two runs each: 7.98 and 7.95 ms before the normed
 // form; with it, 8.33 and 8.35 ms at the default carve-outs and blocks of one item a warp, 8.09 and
 // 8.11 with this carve-out, and 7.74 and 7.78 with this carve-out and one wave of blocks (launch).
@@ -412,7 +463,7 @@ int resident_blocks(void (*kernel)(GemvArgs), size_t shared_bytes) {
 template <int kTokens, bool kGated, bool kNormed>
 void launch(const GemvArgs& args, cudaStream_t stream) {
   void (*kernel)(GemvArgs) = gemv_kernel<kTokens, kGated, kNormed>;
-  const size_t shared_bytes = kNormed ? kTokens * args.num_pieces * sizeof(uint4) : 0;
+  const size_t shared_bytes = kNormed ? (kTokens + 1) * args.num_pieces * sizeof(uint4) : 0;
   const int64_t wave = static_cast<int64_t>(resident_blocks(kernel, shared_bytes)) * multiprocessor_count();
   const int64_t items = item_count<kGated>(args);
   const int64_t blocks_of_one_item = (items + kWarpsPerBlock - 1) / kWarpsPerBlock;
@@ -472,9 +523,10 @@ bool gemv_applies(int64_t num_tokens, const Tensor& in, const Tensor& weight) {
 }
 
 bool gemv_applies(int64_t num_tokens, const PreNorm& in, const Tensor& weight) {
-  constexpr int64_t kMaxNormedRowsBytes = 48 << 10;  // the most dynamic shared memory without opting in
+  // The normed rows and scales: at most the dynamic shared memory a launch may take without opting in.
+  constexpr int64_t kMaxNormedRowsBytes = 48 << 10;
   return gemv_applies(num_tokens, in.residual, weight) && aligned16(in.weight.raw()) &&
-         num_tokens * weight.dim(1) * static_cast<int64_t>(sizeof(__nv_bfloat16)) <= kMaxNormedRowsBytes &&
+         (num_tokens + 1) * weight.dim(1) * static_cast<int64_t>(sizeof(__nv_bfloat16)) <= kMaxNormedRowsBytes &&
          (in.delta == nullptr || (aligned16(in.delta->raw()) && aligned16(in.residual_out.raw())));
 }
 

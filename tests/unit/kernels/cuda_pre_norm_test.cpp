@@ -8,7 +8,9 @@
 //   rounding the normalized rows to bf16;
 // - the launcher's checks: residual_out overlapping its inputs, shapes that disagree.
 // Widths: one 16-byte piece (K = 8), a partial warp of pieces (1000), Qwen3-8B's 4096 and
-// Qwen3-14B's 5120, and 9000, whose 1125 pieces are more than rms_norm's 1024 threads a row.
+// Qwen3-14B's 5120, and 9000, whose 1125 pieces are more than rms_norm's 1024 threads a row (at one
+// token row; at two, its rows and scales pass the fused form's shared-memory bound, and the unfused
+// ops run).
 #ifdef HANLIN_HAS_CUDA
 
 #include <gtest/gtest.h>
