@@ -55,6 +55,7 @@
 #include <string>
 
 #include "kernels/cuda/async_copy.cuh"
+#include "kernels/cuda/bf16_vector.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/cuda_ops.h"
@@ -101,16 +102,6 @@ __device__ __forceinline__ float team_sum(float value) {
   return value;
 }
 
-__device__ __forceinline__ void bf16x8_to_f32(const uint4& raw, float (&values)[8]) {
-  const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&raw);
-#pragma unroll
-  for (int k = 0; k < 4; ++k) {
-    const float2 pair = __bfloat1622float2(pairs[k]);
-    values[2 * k] = pair.x;
-    values[2 * k + 1] = pair.y;
-  }
-}
-
 // One key team's online-softmax state for kHeads query heads over its 8 dimensions.
 template <int kHeads>
 struct SoftmaxState {
@@ -142,7 +133,7 @@ __device__ __forceinline__ void fold_step(SoftmaxState<kHeads>& state,
 #pragma unroll
   for (int j = 0; j < kKeysPerStep; ++j) {
     float v[8];
-    bf16x8_to_f32(v_raw[j], v);
+    unpack_bf16x8(v_raw[j], v);
 #pragma unroll
     for (int h = 0; h < kHeads; ++h) {
       const float weight = exp2f(scores[j][h] - base[h]);
@@ -682,7 +673,7 @@ __device__ __forceinline__ void load_query(const AttentionArgs& args, const Bloc
 #pragma unroll
   for (int h = 0; h < kHeads; ++h) {
     if (h < work.num_heads_here) {
-      bf16x8_to_f32(*reinterpret_cast<const uint4*>(q_row + h * kHeadDim), query[h]);
+      unpack_bf16x8(*reinterpret_cast<const uint4*>(q_row + h * kHeadDim), query[h]);
     } else {
 #pragma unroll
       for (int i = 0; i < 8; ++i) query[h][i] = 0.0f;
@@ -739,7 +730,7 @@ __device__ void attend_keys(SoftmaxState<kHeads>& state, const AttentionArgs& ar
 #pragma unroll
     for (int j = 0; j < kKeysPerStep; ++j) {
       float k[8];
-      bf16x8_to_f32(k_raw[j], k);
+      unpack_bf16x8(k_raw[j], k);
 #pragma unroll
       for (int h = 0; h < kHeads; ++h) {
         float partial = 0.0f;
