@@ -5,6 +5,8 @@
 
 #include <cuda_bf16.h>
 
+#include <cstdint>
+
 namespace hanlin::cuda {
 
 // The 8 bf16 values of a 16-byte piece, as f32.
@@ -52,6 +54,17 @@ __device__ __forceinline__ float warp_sum(float value) {
 #pragma unroll
   for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
   return value;
+}
+
+// rms_norm_kernel's threads per row for a row of num_vectors ≥ 1 vectors of 16 bytes (or elements):
+// one per vector, in whole warps, at most kRmsNormMaxThreadsPerRow. The fused norm of the decode
+// GEMVs (gemv.cu) sums a row's squares in the same order, so both take the count from here.
+inline constexpr int kRmsNormMaxThreadsPerRow = 1024;
+
+__host__ __device__ constexpr int rms_norm_threads_per_row(int64_t num_vectors) {
+  constexpr int kWarp = 32;
+  const int64_t whole_warps = (num_vectors + kWarp - 1) / kWarp * kWarp;
+  return static_cast<int>(whole_warps < kRmsNormMaxThreadsPerRow ? whole_warps : kRmsNormMaxThreadsPerRow);
 }
 
 // SiLU in f32, as the MLP's activation (silu_mul, gated_linear).

@@ -8,9 +8,9 @@
 // loads of 16 bytes per lane in flight), which is what keeps the memory busy: at batch 1 the whole
 // step is weight reads. The token rows come through L1 (every warp of an SM wants the same ones):
 // staged in shared memory a round or half a round at a time (stage_token_rows), or in the normed
-// form below built in shared memory once a block. The weights bypass L1. Each lane
-// keeps f32 partial sums per (row, token), the warp adds them with shuffles, and lane r·kTokens + t
-// writes output (r, t).
+// form below built in shared memory once a block. The weights bypass L1. Each lane keeps f32
+// partial sums per (row, token), the warp adds them with shuffles, and lane r·kTokens + t writes
+// output (r, t).
 //
 // At T = 1, kUnroll = 6 rather than 8 keeps a thread within 80 registers, so that 3 blocks share
 // an SM instead of 2: launches of 2–3 blocks an SM then run as one wave instead of two. Kernel
@@ -145,10 +145,10 @@ __device__ __forceinline__ float dot8(const uint4& a_raw, const float (&b)[8]) {
 }
 
 // The normed form's norm, done by a block's threads: rms_norm_kernel gives a row up to
-// kMaxRowThreads threads, so a block thread plays at most kNormTrips of them.
-constexpr int kMaxRowThreads = 1024;
+// kRmsNormMaxThreadsPerRow threads (bf16_vector.cuh), so a block thread plays at most kNormTrips of
+// them.
 constexpr int kBlockThreads = kWarpsPerBlock * kWarpSize;
-constexpr int kNormTrips = kMaxRowThreads / kBlockThreads;
+constexpr int kNormTrips = kRmsNormMaxThreadsPerRow / kBlockThreads;
 
 // Copies the norm's scales into shared memory `scales` (bf16 [K]), a thread the pieces it scales in
 // pass two. No kernel of the step writes them, so the copies are issued before the wait.
@@ -189,18 +189,17 @@ __device__ __forceinline__ uint4 load_piece(const __nv_bfloat16* source, int64_t
 // pieces i, i + row_threads, …, then adds each warp's sums, then the warps' sums in order; here
 // the block's threads play those row threads in turn. Pass two scales the rows in place. Every
 // thread of the block calls it. A thread's first piece of each row thread it plays (its only one up
-// to kMaxRowThreads pieces, K = 8,192) is loaded before any is used, so that pass one waits on one
-// round trip rather than one a row thread, and pass two reads the scales that stage_norm_scales
-// copied before the wait. Against loads in turn and scales read after the wait, decode steps on an
+// to kRmsNormMaxThreadsPerRow pieces, K = 8,192) is loaded before any is used, so that pass one
+// waits on one round trip rather than one a row thread, and pass two reads the scales that
+// stage_norm_scales copied before the wait. Against loads in turn and scales read after the wait, decode steps on an
 // H200, two runs each: Qwen3-8B 1x128 4.263 → 4.225 ms, 2x1024 4.674 → 4.617, Qwen3-14B 1x128 7.457
 // → 7.405 (bench/RESULTS.md, 2026-11-28).
 template <int kTokens>
 __device__ void normalize_rows(const GemvArgs& args, const __nv_bfloat16* scales, __nv_bfloat16* rows) {
-  __shared__ float warp_sums[kTokens][kMaxRowThreads / kWarpSize];
+  __shared__ float warp_sums[kTokens][kRmsNormMaxThreadsPerRow / kWarpSize];
   const int64_t pieces = args.num_pieces;
   const int64_t width = pieces * kPieceElements;
-  const int row_threads =
-      static_cast<int>(std::min<int64_t>(kMaxRowThreads, (pieces + kWarpSize - 1) / kWarpSize * kWarpSize));
+  const int row_threads = rms_norm_threads_per_row(pieces);
   const bool store_residual = blockIdx.x == 0 && args.norm.delta != nullptr;
 #pragma unroll
   for (int t = 0; t < kTokens; ++t) {

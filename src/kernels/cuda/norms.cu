@@ -17,7 +17,6 @@ namespace hanlin::cuda {
 namespace {
 
 constexpr int kWarpSize = 32;
-constexpr int kMaxThreadsPerRow = 1024;
 constexpr int kMinThreadsPerBlock = 128;  // short rows (heads) share a block, a warp each
 
 // The sum of `value` over the blockDim.x threads of this thread's row (threadIdx.y); every
@@ -26,7 +25,7 @@ constexpr int kMinThreadsPerBlock = 128;  // short rows (heads) share a block, a
 __device__ float row_sum(float value) {
   value = warp_sum(value);
   if (blockDim.x == kWarpSize) return value;
-  __shared__ float partial_sums[kMaxThreadsPerRow / kWarpSize];  // [rows per block * warps per row] ≤ 32
+  __shared__ float partial_sums[kRmsNormMaxThreadsPerRow / kWarpSize];  // [rows per block * warps per row] ≤ 32
   const int warps_per_row = blockDim.x / kWarpSize;
   const int first_warp_of_row = threadIdx.y * warps_per_row;
   if (threadIdx.x % kWarpSize == 0) partial_sums[first_warp_of_row + threadIdx.x / kWarpSize] = value;
@@ -90,8 +89,7 @@ void launch_rms_norm(__nv_bfloat16* out, __nv_bfloat16* residual_out, const __nv
                      int vector_width, cudaStream_t stream) {
   if (rows == 0 || width == 0) return;
   const int num_vectors = width / vector_width;
-  const int threads_per_row =
-      std::min(kMaxThreadsPerRow, std::max(kWarpSize, (num_vectors + kWarpSize - 1) / kWarpSize * kWarpSize));
+  const int threads_per_row = rms_norm_threads_per_row(num_vectors);
   const int rows_per_block = std::max(1, kMinThreadsPerBlock / threads_per_row);
   const dim3 block(threads_per_row, rows_per_block);
   const dim3 grid(static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block));
