@@ -546,7 +546,9 @@ struct BalancedPlace {
 
 __device__ __forceinline__ int divide_up(int a, int b) { return (a + b - 1) / b; }
 
-__device__ __forceinline__ int warp_sum_int(int value) {
+// The sum of an integer over the warp's lanes (int or int64_t); every lane gets it.
+template <typename Integer>
+__device__ __forceinline__ Integer warp_sum_int(Integer value) {
 #pragma unroll
   for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
   return value;
@@ -1336,12 +1338,6 @@ struct WidePlan {
   int num_parts;
 };
 
-__device__ __forceinline__ int64_t warp_sum_int64(int64_t value) {
-#pragma unroll
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
-  return value;
-}
-
 // The blocks the rows take at part_keys keys a block (the lane's rows in keys); every lane gets it.
 __device__ __forceinline__ int wide_blocks(const int (&keys)[kWideRowsPerLane], int part_keys) {
   int blocks = 0;
@@ -1359,7 +1355,7 @@ __device__ int wide_part_keys(const int (&keys)[kWideRowsPerLane], int slots, in
     total += keys[i];
     longest = max(longest, keys[i]);
   }
-  total = warp_sum_int64(total);
+  total = warp_sum_int(total);
   longest = warp_max_int(longest);
   const int64_t wave_keys = static_cast<int64_t>(slots) * kWidePartKeys;
   const int64_t rounded = (total + wave_keys / 2) / wave_keys;
